@@ -1,0 +1,1 @@
+"""Memoturn: memory for AI agents."""

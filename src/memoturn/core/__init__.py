@@ -1,0 +1,1 @@
+"""Pure code shared by every layer: model types, ids, errors, ranking. No I/O."""
