@@ -1,0 +1,156 @@
+"""One profile-branch database: an apsw connection, its write transactions and txids.
+
+Every mutating call runs in exactly one ``BEGIN IMMEDIATE`` transaction that also bumps
+``meta.txid``, so the txid a write returns is part of the state it committed: restoring the
+database at txid T gives exactly the state whose ``meta.txid`` is T. Work that must follow a
+commit (updating the in-memory vector index, shipping the transaction to object storage) is
+registered on the transaction and runs only once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from memoturn.core.clock import Clock
+from memoturn.core.errors import Conflict, Internal
+from memoturn.profile.schema import MIGRATIONS, SCHEMA_VERSION
+
+CommitListener = Callable[[int], None]
+"""Called with the new txid right after each commit, under the write lock."""
+
+
+class Transaction:
+    """The context of one write: its cursor, its txid, the time it saw, post-commit work."""
+
+    __slots__ = ("_after", "cancelled", "cursor", "now", "txid")
+
+    def __init__(self, cursor: apsw.Cursor, txid: int, now: float) -> None:
+        self.cursor = cursor
+        self.txid = txid
+        self.now = now
+        self.cancelled = False
+        self._after: list[Callable[[], None]] = []
+
+    def cancel(self) -> None:
+        """End the block without committing: nothing changes and no txid is used (e.g. the
+        write turned out to be a duplicate once the lock was held)."""
+        self.cancelled = True
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._after.append(fn)
+
+
+class ProfileDatabase:
+    """A profile-branch database file opened with apsw in WAL mode.
+
+    The engine owns WAL checkpoints (``wal_autocheckpoint=0``) so that no frame is folded
+    into the database file before it has been captured for replication. Reads and writes of
+    one profile are serialised by one lock: profile operations are sub-millisecond and a
+    profile has one writer by design.
+    """
+
+    def __init__(self, path: Path, *, clock: Clock) -> None:
+        self.path = path
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.conn = apsw.Connection(str(path))
+        self.conn.set_busy_timeout(5000)
+        self._pragma("journal_mode", "wal", expect="wal")
+        self._pragma("wal_autocheckpoint", "0", expect=0)
+        self._pragma("secure_delete", "on", expect=1)
+        self._pragma("foreign_keys", "off")
+        self._pragma("synchronous", "full")
+        self.commit_listeners: list[CommitListener] = []
+        self._migrate()
+        self.txid: int = self._read_txid()
+
+    def _pragma(self, name: str, value: str, expect: object = None) -> None:
+        # One pragma per call: apsw runs statements after a row-returning one lazily.
+        rows = list(self.conn.execute(f"PRAGMA {name}={value}"))
+        if expect is not None:
+            got = rows[0][0] if rows else None
+            if got != expect:
+                raise Internal(f"PRAGMA {name}={value} gave {got!r}, expected {expect!r}")
+
+    def _migrate(self) -> None:
+        with self.lock:
+            version = self._schema_version()
+            if version > SCHEMA_VERSION:
+                raise Conflict(
+                    f"{self.path.name} has schema version {version}; this Memoturn knows "
+                    f"up to {SCHEMA_VERSION}",
+                    hint="upgrade Memoturn to open this profile",
+                )
+            if version == SCHEMA_VERSION:
+                return
+            with self.conn:  # one transaction: a half-migrated profile never exists
+                for step in MIGRATIONS[version:]:
+                    for statement in step:
+                        self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (SCHEMA_VERSION,),
+                )
+                self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('txid', 0)")
+
+    def _schema_version(self) -> int:
+        has_meta = self.conn.execute(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return 0
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _read_txid(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'txid'").fetchone()
+        return int(row[0]) if row else 0
+
+    def meta(self, key: str) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Transaction]:
+        """Run a block as one write transaction that commits a new txid.
+
+        An exception inside the block rolls everything back and is re-raised: a rejected
+        request changes nothing (and consumes no txid).
+        """
+        with self.lock:
+            cursor = self.conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                tx = Transaction(cursor, self.txid + 1, self.clock.now())
+                yield tx
+                if tx.cancelled:
+                    cursor.execute("ROLLBACK")
+                    return
+                cursor.execute("UPDATE meta SET value = ? WHERE key = 'txid'", (tx.txid,))
+                cursor.execute("COMMIT")
+            except BaseException:
+                if not self.conn.getautocommit():
+                    cursor.execute("ROLLBACK")
+                raise
+            self.txid = tx.txid
+            for fn in tx._after:
+                fn()
+            for listener in self.commit_listeners:
+                listener(tx.txid)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[apsw.Cursor]:
+        """A cursor for reads, under the profile lock (a consistent view)."""
+        with self.lock:
+            yield self.conn.cursor()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

@@ -1,0 +1,96 @@
+"""KV spaces: named key/value areas with JSON values and per-key TTL."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from memoturn.core import limits, validate
+from memoturn.core.errors import InvalidInput, NotFound, TooLarge
+from memoturn.core.model import KVItem, Written
+from memoturn.core.names import check_name
+
+if TYPE_CHECKING:
+    from memoturn.profile.profile import Profile
+
+
+def _key(key: object) -> str:
+    k = validate.short(key, "key", max_chars=limits.MAX_KV_KEY_CHARS)
+    assert k is not None
+    return k
+
+
+class KVOps:
+    """Mixin of :class:`~memoturn.profile.profile.Profile`: KV spaces."""
+
+    def kv_set(
+        self: Profile, space: str, key: str, value: Any, *, ttl_s: int | None = None
+    ) -> tuple[KVItem, int]:
+        """Set a key (any JSON value; ``None`` is a JSON null, not a delete)."""
+        check_name(space, "KV space")
+        k = _key(key)
+        encoded = validate.json_dumps(value, "value")
+        if len(encoded.encode()) > limits.MAX_KV_VALUE_BYTES:
+            raise TooLarge(
+                f"value is {len(encoded.encode())} bytes as JSON; the limit is "
+                f"{limits.MAX_KV_VALUE_BYTES}",
+                hint="store large text as a document",
+            )
+        ttl = validate.ttl(ttl_s)
+        with self.db.write() as tx:
+            expires = tx.now + ttl if ttl is not None else None
+            tx.cursor.execute(
+                "INSERT INTO kv(space, key, value, expires_at, updated_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(space, key) DO UPDATE SET value = excluded.value, "
+                "expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+                (space, k, encoded, expires, tx.now),
+            )
+        return KVItem(k, json.loads(encoded), expires, tx.now), tx.txid
+
+    def kv_get(self: Profile, space: str, key: str) -> KVItem:
+        """A key's value; expired keys are not found."""
+        check_name(space, "KV space")
+        k = _key(key)
+        with self.db.read() as cur:
+            row = cur.execute(
+                "SELECT value, expires_at, updated_at FROM kv WHERE space = ? AND key = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (space, k, self.clock.now()),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no key {k!r} in KV space {space!r}")
+        return KVItem(k, json.loads(row[0]), row[1], row[2])
+
+    def kv_delete(self: Profile, space: str, key: str) -> Written:
+        """Delete a key; deleting a missing key changes nothing (``count`` 0)."""
+        check_name(space, "KV space")
+        k = _key(key)
+        with self.db.write() as tx:
+            tx.cursor.execute(
+                "DELETE FROM kv WHERE space = ? AND key = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (space, k, tx.now),
+            )
+            if self.db.conn.changes() == 0:
+                tx.cancel()
+                return Written(self.db.txid, 0)
+        return Written(tx.txid, 1)
+
+    def kv_list(
+        self: Profile, space: str, *, prefix: str = "", limit: int = 1000, after: str | None = None
+    ) -> list[KVItem]:
+        """Live keys of a space in key order, optionally under a prefix."""
+        check_name(space, "KV space")
+        if not isinstance(prefix, str) or len(prefix) > limits.MAX_KV_KEY_CHARS:
+            raise InvalidInput("prefix must be a string of at most 512 characters")
+        validate.integer(limit, "limit", low=1, high=10_000)
+        # Range scan instead of LIKE: keys may contain % and _.
+        upper = prefix + "\U0010ffff"
+        with self.db.read() as cur:
+            found = cur.execute(
+                "SELECT key, value, expires_at, updated_at FROM kv WHERE space = ? "
+                "AND key >= ? AND key < ? AND key > ? "
+                "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
+                (space, prefix, upper, after or "", self.clock.now(), limit),
+            ).fetchall()
+        return [KVItem(r[0], json.loads(r[1]), r[2], r[3]) for r in found]

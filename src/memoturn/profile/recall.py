@@ -1,0 +1,286 @@
+"""Hybrid recall: FTS5 BM25 and embedding cosine, fused by reciprocal rank.
+
+Filters are applied before ranking, in SQL for the keyword list and as a mask for the
+vector list, so a filter never empties a result that has matches. Each scope (memories,
+transcript turns, document chunks) is ranked on its own and the fused lists are merged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from memoturn.core import limits, ranking, validate
+from memoturn.core.errors import InvalidInput
+from memoturn.core.model import MemoryType, RecallHit, RecallResult, Scope, Why
+from memoturn.profile import rows
+from memoturn.profile.vectorindex import VectorIndex
+
+if TYPE_CHECKING:
+    from memoturn.profile.profile import Profile
+
+MODES = ("hybrid", "keyword", "vector")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecallQuery:
+    """A validated recall request."""
+
+    query: str
+    k: int = 10
+    types: tuple[str, ...] | None = None
+    topic: str | None = None
+    session_id: str | None = None
+    source: str | None = None
+    scopes: tuple[str, ...] = (Scope.MEMORIES.value,)
+    include_history: bool = False
+    as_of: float | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    metadata: tuple[tuple[str, Any], ...] = ()
+    recency_half_life_s: float | None = None
+    recency_weight: float = 0.3
+    mode: str = "hybrid"
+
+    @classmethod
+    def build(cls, query: str, **kw: Any) -> RecallQuery:
+        unknown = set(kw) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise InvalidInput(f"unknown recall fields: {', '.join(sorted(unknown))}")
+        q = validate.text(query, "query", max_bytes=limits.MAX_QUERY_CHARS)
+        k = validate.integer(kw.get("k", 10), "k", low=1, high=limits.MAX_RECALL_K)
+        types = kw.get("types")
+        if types is not None:
+            if not isinstance(types, list | tuple) or not types:
+                raise InvalidInput("types must be a non-empty list")
+            types = tuple(
+                validate.choice(t, "types[]", [m.value for m in MemoryType]) for t in types
+            )
+        scopes = kw.get("scopes") or [Scope.MEMORIES.value]
+        if not isinstance(scopes, list | tuple):
+            raise InvalidInput("scopes must be a list")
+        scopes = tuple(
+            dict.fromkeys(validate.choice(s, "scopes[]", [x.value for x in Scope]) for s in scopes)
+        )
+        meta = validate.metadata(kw.get("metadata"), "metadata filter")
+        for key, value in meta.items():
+            if isinstance(value, dict | list):
+                raise InvalidInput(f"metadata filter {key!r}: only scalar values can be matched")
+        half_life = kw.get("recency_half_life_s")
+        if half_life is not None and (
+            isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0
+        ):
+            raise InvalidInput("recency_half_life_s must be a positive number of seconds")
+        weight = kw.get("recency_weight", 0.3)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+            raise InvalidInput("recency_weight must be a number between 0 and 1")
+        include_history = kw.get("include_history", False)
+        if not isinstance(include_history, bool):
+            raise InvalidInput("include_history must be true or false")
+        return cls(
+            query=q,
+            k=k,
+            types=types,
+            topic=validate.short(kw.get("topic"), "topic", max_chars=limits.MAX_TOPIC_CHARS),
+            session_id=validate.short(
+                kw.get("session_id"), "session_id", max_chars=limits.MAX_SESSION_ID_CHARS
+            ),
+            source=validate.short(kw.get("source"), "source", max_chars=limits.MAX_SOURCE_CHARS),
+            scopes=scopes,
+            include_history=include_history,
+            as_of=validate.timestamp(kw.get("as_of"), "as_of"),
+            created_after=validate.timestamp(kw.get("created_after"), "created_after"),
+            created_before=validate.timestamp(kw.get("created_before"), "created_before"),
+            metadata=tuple(sorted(meta.items())),
+            recency_half_life_s=half_life,
+            recency_weight=float(weight),
+            mode=validate.choice(kw.get("mode", "hybrid"), "mode", MODES),
+        )
+
+    @property
+    def candidates(self) -> int:
+        """How deep each list is read before fusion."""
+        return max(50, 4 * self.k)
+
+
+@dataclasses.dataclass(slots=True)
+class _ScopeSql:
+    """How one scope is searched: its tables, the filter SQL and the fetch query."""
+
+    table: str
+    fts: str
+    conds: list[str]
+    params: list[Any]
+    narrowing: bool
+    """Whether the filters go beyond what the vector index can mask by itself."""
+    index: VectorIndex
+    time_col: str
+
+
+class RecallOps:
+    """Mixin of :class:`~memoturn.profile.profile.Profile`: hybrid recall."""
+
+    def recall(self: Profile, query: str, **options: Any) -> RecallResult:
+        """Hybrid recall; see :class:`RecallQuery` for the options."""
+        q = RecallQuery.build(query, **options)
+        qvec = self.embedder.embed_query(q.query) if q.mode != "keyword" else None
+        now = self.clock.now()
+        hits: list[RecallHit] = []
+        with self.db.read() as cur:
+            txid = self.db.txid
+            for scope in q.scopes:
+                hits.extend(self._recall_scope(cur, scope, q, qvec, now))
+        hits.sort(key=lambda h: -h.score)
+        return RecallResult(hits[: q.k], txid)
+
+    def _scope_sql(self: Profile, scope: str, q: RecallQuery, now: float) -> _ScopeSql:
+        conds: list[str] = []
+        params: list[Any] = []
+        narrowing = False
+
+        def add(cond: str, *values: Any, narrows: bool = True) -> None:
+            nonlocal narrowing
+            conds.append(cond)
+            params.extend(values)
+            narrowing = narrowing or narrows
+
+        if scope == Scope.MEMORIES:
+            add("(t.expires_at IS NULL OR t.expires_at > ?)", now, narrows=False)
+            if q.as_of is not None:
+                add(
+                    "t.valid_from <= ? AND (t.valid_to IS NULL OR t.valid_to > ?)",
+                    q.as_of,
+                    q.as_of,
+                    narrows=False,
+                )
+            elif not q.include_history:
+                add("t.valid_to IS NULL", narrows=False)
+            if q.types:
+                add(f"t.type IN ({','.join('?' * len(q.types))})", *q.types)
+            for col in ("topic", "session_id", "source"):
+                if getattr(q, col) is not None:
+                    add(f"t.{col} = ?", getattr(q, col))
+            meta_col, time_col, table, fts, index = (
+                "t.metadata",
+                "t.created_at",
+                "memories",
+                "memories_fts",
+                self.memory_index,
+            )
+        elif scope == Scope.TRANSCRIPT:
+            if q.session_id is not None:
+                add("t.session_id = ?", q.session_id)
+            meta_col, time_col, table, fts, index = (
+                "t.metadata",
+                "t.created_at",
+                "turns",
+                "turns_fts",
+                self.turn_index,
+            )
+        else:
+            meta_col, time_col, table, fts, index = (
+                "(SELECT metadata FROM documents d WHERE d.id = t.document_id)",
+                "(SELECT created_at FROM documents d WHERE d.id = t.document_id)",
+                "chunks",
+                "chunks_fts",
+                self.chunk_index,
+            )
+        if q.created_after is not None:
+            add(f"{time_col} >= ?", q.created_after)
+        if q.created_before is not None:
+            add(f"{time_col} < ?", q.created_before)
+        for key, value in q.metadata:
+            add(f"json_extract({meta_col}, ?) IS ?", "$." + _json_path_key(key), value)
+        return _ScopeSql(table, fts, conds, params, narrowing, index, time_col)
+
+    def _recall_scope(
+        self: Profile,
+        cur: Any,
+        scope: str,
+        q: RecallQuery,
+        qvec: np.ndarray | None,
+        now: float,
+    ) -> list[RecallHit]:
+        s = self._scope_sql(scope, q, now)
+        where = " AND ".join(s.conds) or "1"
+        keyword: list[tuple[int, float]] = []
+        match = ranking.fts_query(q.query)
+        if q.mode != "vector" and match is not None:
+            keyword = [
+                (rid, -score)
+                for rid, score in cur.execute(
+                    f"SELECT f.rowid, bm25({s.fts}) FROM {s.fts} f JOIN {s.table} t "
+                    f"ON t.rid = f.rowid WHERE {s.fts} MATCH ? AND {where} "
+                    f"ORDER BY bm25({s.fts}) LIMIT ?",
+                    (match, *s.params, q.candidates),
+                )
+            ]
+        vector: list[tuple[int, float]] = []
+        if qvec is not None:
+            allowed = None
+            if s.narrowing:
+                allowed = np.fromiter(
+                    (
+                        r
+                        for (r,) in cur.execute(
+                            f"SELECT t.rid FROM {s.table} t WHERE {where}", s.params
+                        )
+                    ),
+                    dtype=np.int64,
+                )
+            vector = s.index.search(
+                qvec,
+                q.candidates,
+                now=now if scope == Scope.MEMORIES else None,
+                as_of=q.as_of if scope == Scope.MEMORIES else None,
+                current_only=scope == Scope.MEMORIES and q.as_of is None and not q.include_history,
+                allowed=allowed,
+            )
+        fused = ranking.fuse(keyword, vector)
+        if q.recency_half_life_s is None:
+            fused = fused[: q.k]
+        records = self._hydrate(cur, scope, [f.key for f in fused])
+        hits = []
+        for f in fused:
+            record = records.get(f.key)
+            if record is None:
+                continue
+            score, factor = f.score, None
+            if q.recency_half_life_s is not None:
+                created = record.valid_from if scope == Scope.MEMORIES else record.created_at
+                factor = ranking.recency_factor(
+                    now - created, q.recency_half_life_s, q.recency_weight
+                )
+                score *= factor
+            why = Why(f.bm25_rank, f.vector_rank, f.similarity, f.bm25, factor)
+            hits.append(RecallHit(scope, record, score, why))
+        if q.recency_half_life_s is not None:
+            hits.sort(key=lambda h: -h.score)
+        return hits[: q.k]
+
+    def _hydrate(self: Profile, cur: Any, scope: str, keys: Sequence[int]) -> dict[int, Any]:
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        if scope == Scope.MEMORIES:
+            sql = f"SELECT rid, {rows.MEMORY_COLUMNS} FROM memories WHERE rid IN ({marks})"
+            convert = rows.memory
+        elif scope == Scope.TRANSCRIPT:
+            sql = f"SELECT rid, {rows.TURN_COLUMNS} FROM turns WHERE rid IN ({marks})"
+            convert = rows.turn
+        else:
+            sql = (
+                "SELECT c.rid, c.document_id, c.chunk, d.title, c.content, d.metadata, "
+                f"d.created_at FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE c.rid IN ({marks})"
+            )
+            convert = rows.chunk
+        return {row[0]: convert(row[1:]) for row in cur.execute(sql, list(keys))}
+
+
+def _json_path_key(key: str) -> str:
+    # Quote the key so dots or brackets in it are not read as path syntax.
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,143 @@
+"""The schema of a profile database, as an ordered list of migrations.
+
+A profile database holds everything of one profile-branch — memories, transcript, sessions,
+KV, documents, vectors — so it checkpoints, rewinds and branches as one unit. Migration *n*
+takes ``meta.schema_version`` from n-1 to n inside the first write transaction that finds
+the database behind.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID""",
+        # rid is the rowid FTS5 and the in-memory vector index key on; id is the public ULID.
+        """CREATE TABLE memories (
+            rid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            content TEXT NOT NULL,
+            topic TEXT,
+            session_id TEXT,
+            source TEXT,
+            metadata TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            valid_from REAL NOT NULL,
+            valid_to REAL,
+            superseded_by TEXT,
+            forgotten_reason TEXT,
+            expires_at REAL,
+            turn_ids TEXT NOT NULL,
+            txid INTEGER NOT NULL,
+            embedding BLOB
+        )""",
+        "CREATE INDEX memories_hash ON memories(content_hash) WHERE valid_to IS NULL",
+        "CREATE INDEX memories_topic ON memories(topic, valid_from) WHERE topic IS NOT NULL",
+        "CREATE INDEX memories_session ON memories(session_id) WHERE session_id IS NOT NULL",
+        "CREATE INDEX memories_expiry ON memories(expires_at) WHERE expires_at IS NOT NULL",
+        """CREATE VIRTUAL TABLE memories_fts USING fts5(
+            content, topic, content='memories', content_rowid='rid',
+            tokenize='unicode61 remove_diacritics 2')""",
+        """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_fts(rowid, content, topic)
+            VALUES (new.rid, new.content, coalesce(new.topic, ''));
+        END""",
+        """CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+            INSERT INTO memories_fts(memories_fts, rowid, content, topic)
+            VALUES ('delete', old.rid, old.content, coalesce(old.topic, ''));
+        END""",
+        """CREATE TABLE idempotency (
+            key TEXT PRIMARY KEY,
+            request_hash TEXT NOT NULL,
+            memory_id TEXT NOT NULL,
+            txid INTEGER NOT NULL,
+            duplicate INTEGER NOT NULL,
+            superseded TEXT NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            ended_at REAL,
+            task_ttl_s INTEGER NOT NULL,
+            metadata TEXT NOT NULL,
+            next_turn INTEGER NOT NULL DEFAULT 1
+        ) WITHOUT ROWID""",
+        """CREATE TABLE turns (
+            rid INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            turn INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            name TEXT,
+            content TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            embedding BLOB,
+            UNIQUE (session_id, turn)
+        )""",
+        """CREATE VIRTUAL TABLE turns_fts USING fts5(
+            content, content='turns', content_rowid='rid',
+            tokenize='unicode61 remove_diacritics 2')""",
+        """CREATE TRIGGER turns_ai AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts(rowid, content) VALUES (new.rid, new.content);
+        END""",
+        """CREATE TRIGGER turns_ad AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, content)
+            VALUES ('delete', old.rid, old.content);
+        END""",
+        """CREATE TABLE kv (
+            space TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            expires_at REAL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (space, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE documents (
+            id TEXT PRIMARY KEY,
+            title TEXT,
+            content TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            chunks INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE chunks (
+            rid INTEGER PRIMARY KEY,
+            document_id TEXT NOT NULL,
+            chunk INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            embedding BLOB,
+            UNIQUE (document_id, chunk)
+        )""",
+        """CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            content, content='chunks', content_rowid='rid',
+            tokenize='unicode61 remove_diacritics 2')""",
+        """CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, content) VALUES (new.rid, new.content);
+        END""",
+        """CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, content)
+            VALUES ('delete', old.rid, old.content);
+        END""",
+        """CREATE TABLE vector_collections (
+            name TEXT PRIMARY KEY,
+            dim INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE vectors (
+            collection TEXT NOT NULL,
+            id TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            metadata TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (collection, id)
+        ) WITHOUT ROWID""",
+        # Erasure (governance) needs deleted text gone from the FTS index pages too.
+        "INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1)",
+        "INSERT INTO turns_fts(turns_fts, rank) VALUES ('secure-delete', 1)",
+        "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('secure-delete', 1)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,172 @@
+"""Sessions: the verbatim transcript and session-scoped task memories."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from memoturn.core import limits, validate
+from memoturn.core.errors import Conflict, InvalidInput, NotFound
+from memoturn.core.ids import new_id
+from memoturn.core.model import Session, Turn, Written
+from memoturn.profile import rows
+from memoturn.profile.database import Transaction
+
+if TYPE_CHECKING:
+    from memoturn.profile.profile import Profile
+
+ROLES = ("user", "assistant", "system", "tool")
+_SESSION_COLUMNS = "id, created_at, ended_at, task_ttl_s, metadata"
+
+
+def _session(row: tuple[Any, ...]) -> Session:
+    return Session(row[0], row[1], row[2], row[3], json.loads(row[4]))
+
+
+class SessionOps:
+    """Mixin of :class:`~memoturn.profile.profile.Profile`: sessions and transcripts."""
+
+    def open_session(
+        self: Profile,
+        session_id: str | None = None,
+        *,
+        task_ttl_s: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Session, int]:
+        """Open a session (a new id when none is given). Opening an open session again with
+        the same settings returns it; an ended one is a conflict."""
+        sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
+        ttl = validate.ttl(task_ttl_s, "task_ttl_s") or limits.DEFAULT_TASK_TTL_S
+        meta = validate.metadata(metadata)
+        with self.db.write() as tx:
+            sid = sid or new_id()
+            existing = self._session_row(tx.cursor, sid)
+            if existing is not None:
+                if existing.ended_at is not None:
+                    raise Conflict(f"session {sid!r} has ended", hint="open a new session")
+                tx.cancel()
+                return existing, self.db.txid
+            tx.cursor.execute(
+                "INSERT INTO sessions(id, created_at, task_ttl_s, metadata) VALUES (?,?,?,?)",
+                (sid, tx.now, ttl, rows.dumps(meta)),
+            )
+        return Session(sid, tx.now, None, ttl, meta), tx.txid
+
+    def get_session(self: Profile, session_id: str) -> Session:
+        with self.db.read() as cur:
+            s = self._session_row(cur, session_id)
+        if s is None:
+            raise NotFound(f"no session {session_id!r} in this profile")
+        return s
+
+    def _session_row(self: Profile, cur: Any, sid: str) -> Session | None:
+        row = cur.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (sid,)
+        ).fetchone()
+        return _session(row) if row else None
+
+    def _session_for_write(self: Profile, tx: Transaction, sid: str) -> Session:
+        """The open session ``sid``, created with defaults if it does not exist yet."""
+        s = self._session_row(tx.cursor, sid)
+        if s is None:
+            tx.cursor.execute(
+                "INSERT INTO sessions(id, created_at, task_ttl_s, metadata) VALUES (?,?,?,'{}')",
+                (sid, tx.now, limits.DEFAULT_TASK_TTL_S),
+            )
+            return Session(sid, tx.now, None, limits.DEFAULT_TASK_TTL_S, {})
+        if s.ended_at is not None:
+            raise Conflict(f"session {sid!r} has ended", hint="open a new session")
+        return s
+
+    def append_turn(
+        self: Profile,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Turn, int]:
+        """Append a verbatim turn; returns it (with its number in the session) and the txid."""
+        return self.append_turns(
+            session_id, [{"role": role, "content": content, "name": name, "metadata": metadata}]
+        )[0]
+
+    def append_turns(
+        self: Profile, session_id: str, turns: list[dict[str, Any]]
+    ) -> list[tuple[Turn, int]]:
+        """Append several turns in one transaction."""
+        sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
+        assert sid is not None
+        if not isinstance(turns, list) or not 1 <= len(turns) <= limits.MAX_BATCH:
+            raise InvalidInput(f"turns must be a list of 1 to {limits.MAX_BATCH} turns")
+        checked = []
+        for i, t in enumerate(turns):
+            checked.append(
+                (
+                    validate.choice(t.get("role"), f"turns[{i}].role", ROLES),
+                    validate.text(
+                        t.get("content"),
+                        f"turns[{i}].content",
+                        max_bytes=limits.MAX_TURN_CONTENT_BYTES,
+                    ),
+                    validate.short(t.get("name"), f"turns[{i}].name", max_chars=128),
+                    validate.metadata(t.get("metadata"), f"turns[{i}].metadata"),
+                )
+            )
+        vectors = self._embed([c[1] for c in checked])
+        out: list[Turn] = []
+        with self.db.write() as tx:
+            self._session_for_write(tx, sid)
+            (n,) = tx.cursor.execute(
+                "SELECT next_turn FROM sessions WHERE id = ?", (sid,)
+            ).fetchone()
+            for (role, content, name, meta), vec in zip(checked, vectors, strict=True):
+                tx.cursor.execute(
+                    "INSERT INTO turns(session_id, turn, role, name, content, metadata, "
+                    "created_at, embedding) VALUES (?,?,?,?,?,?,?,?)",
+                    (sid, n, role, name, content, rows.dumps(meta), tx.now, rows.to_blob(vec)),
+                )
+                rid = self.db.conn.last_insert_rowid()
+                tx.after_commit(lambda rid=rid, vec=vec: self.turn_index.add(rid, vec))
+                out.append(Turn(sid, n, role, name, content, meta, tx.now))
+                n += 1
+            tx.cursor.execute("UPDATE sessions SET next_turn = ? WHERE id = ?", (n, sid))
+        return [(t, tx.txid) for t in out]
+
+    def read_turns(
+        self: Profile, session_id: str, *, after: int = 0, limit: int = 1000
+    ) -> list[Turn]:
+        """The transcript in order; ``after`` is the last turn number already read."""
+        validate.integer(after, "after", low=0, high=2**62)
+        validate.integer(limit, "limit", low=1, high=10_000)
+        with self.db.read() as cur:
+            if self._session_row(cur, session_id) is None:
+                raise NotFound(f"no session {session_id!r} in this profile")
+            found = cur.execute(
+                f"SELECT {rows.TURN_COLUMNS} FROM turns WHERE session_id = ? AND turn > ? "
+                "ORDER BY turn LIMIT ?",
+                (session_id, after, limit),
+            ).fetchall()
+        return [rows.turn(r) for r in found]
+
+    def end_session(self: Profile, session_id: str) -> Written:
+        """End a session: its task memories are deleted in the same transaction (``count``
+        is how many). The transcript stays. Ending an ended session changes nothing."""
+        with self.db.write() as tx:
+            s = self._session_row(tx.cursor, session_id)
+            if s is None:
+                raise NotFound(f"no session {session_id!r} in this profile")
+            if s.ended_at is not None:
+                tx.cancel()
+                return Written(self.db.txid, 0)
+            tasks = tx.cursor.execute(
+                "SELECT rid FROM memories WHERE session_id = ? AND type = 'task'", (session_id,)
+            ).fetchall()
+            tx.cursor.execute(
+                "DELETE FROM memories WHERE session_id = ? AND type = 'task'", (session_id,)
+            )
+            tx.cursor.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (tx.now, session_id))
+            for (rid,) in tasks:
+                tx.after_commit(lambda rid=rid: self.memory_index.remove(rid))
+        return Written(tx.txid, len(tasks))
