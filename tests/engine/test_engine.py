@@ -87,9 +87,11 @@ def test_embedder_mismatch_is_a_clear_error(tmp_path, embedder) -> None:
         eng.create_namespace("acme")
         eng.create_profile("acme", "alice")
         eng.profile("acme", "alice").ingest("fact", "x")
-    with memoturn.open(tmp_path, embedder=_OtherEmbedder()) as eng:
-        with pytest.raises(Conflict, match="all-MiniLM-L6-v2-int8"):
-            eng.profile("acme", "alice").recall("x")
+    with (
+        memoturn.open(tmp_path, embedder=_OtherEmbedder()) as eng,
+        pytest.raises(Conflict, match="all-MiniLM-L6-v2-int8"),
+    ):
+        eng.profile("acme", "alice").recall("x")
 
 
 def test_data_survives_reopen(tmp_path, embedder) -> None:

@@ -67,7 +67,7 @@ def test_documents_chunked_recallable_deletable(profile) -> None:
         [f"Paragraph {i} talks about gardening and soil." * 5 for i in range(10)]
         + ["The warranty for the espresso machine lasts two years."]
     )
-    doc, txid = profile.add_document(body, title="Manual", metadata={"kind": "manual"})
+    doc, _ = profile.add_document(body, title="Manual", metadata={"kind": "manual"})
     assert doc.chunks > 1 and profile.get_document(doc.id).content == body
     hits = profile.recall("how long is the coffee maker guaranteed?", scopes=["documents"]).results
     assert "warranty" in hits[0].memory.content and hits[0].memory.document_id == doc.id
