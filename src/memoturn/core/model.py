@@ -178,3 +178,32 @@ class Written(Record):
 
     txid: int
     count: int = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Checkpoint(Record):
+    name: str
+    branch: str
+    txid: int
+    created_at: float
+    automatic: bool = False
+    """True for the undo checkpoints rewind keeps."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RewindResult(Record):
+    txid: int
+    """The branch's txid after the rewind (the new head)."""
+    undo_checkpoint: str
+    """Rewinding to this checkpoint undoes the rewind."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Branch(Record):
+    name: str
+    parent: str | None
+    parent_txid: int | None
+    created_at: float
+    expires_at: float | None
+    txid: int
+    """The branch's head txid."""

@@ -7,6 +7,8 @@ reads or writes two profiles.
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import threading
 import time
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import NotFound, TxidTimeout
+from memoturn.core.model import Branch, Checkpoint, RewindResult
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.profile.profile import Profile
@@ -101,6 +104,86 @@ class Engine:
             if folder.exists():
                 shutil.rmtree(folder)
             (self._ns_dir / ns / name).rmdir()
+
+    # -- deployment-wide secrets and token epochs -------------------------------------------
+
+    def deployment_secret(self, name: str, size: int = 32) -> bytes:
+        """A random secret shared by every node of this deployment (e.g. the token-signing
+        key seed), created on first use. It lives with the deployment's storage, not with
+        one node, so a fresh node accepts tokens minted before it existed."""
+        check_name(name, "secret name")
+        path = self.data_dir / "deployment" / f"{name}.key"
+        path.parent.mkdir(exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(size))
+            f.flush()
+            os.fsync(f.fileno())
+        return path.read_bytes()
+
+    def token_epoch(self, ns: str, name: str) -> int:
+        """The profile's token epoch: tokens minted under an older epoch are revoked."""
+        self._require_profile(ns, name)
+        path = self._ns_dir / ns / name / "token_epoch"
+        return int(path.read_text()) if path.exists() else 0
+
+    def bump_token_epoch(self, ns: str, name: str) -> int:
+        """Revoke every token of one profile; returns the new epoch."""
+        with self._lock:
+            epoch = self.token_epoch(ns, name) + 1
+            (self._ns_dir / ns / name / "token_epoch").write_text(str(epoch))
+            return epoch
+
+    # -- checkpoints, rewind, branches (the storage engine implements these) ---------------
+
+    def create_checkpoint(
+        self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN
+    ) -> Checkpoint:
+        """Pin the branch's current txid under a name (metadata only)."""
+        raise NotImplementedError("checkpoints arrive with the storage engine")
+
+    def list_checkpoints(self, ns: str, name: str, *, branch: str = MAIN) -> list[Checkpoint]:
+        raise NotImplementedError("checkpoints arrive with the storage engine")
+
+    def delete_checkpoint(self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN) -> None:
+        raise NotImplementedError("checkpoints arrive with the storage engine")
+
+    def rewind(
+        self,
+        ns: str,
+        name: str,
+        *,
+        branch: str = MAIN,
+        checkpoint: str | None = None,
+        txid: int | None = None,
+    ) -> RewindResult:
+        """Atomically return the branch to a checkpoint or txid; the state just before is
+        kept as an automatic checkpoint (``undo_checkpoint``)."""
+        raise NotImplementedError("rewind arrives with the storage engine")
+
+    def create_branch(
+        self,
+        ns: str,
+        name: str,
+        branch: str,
+        *,
+        from_branch: str = MAIN,
+        from_checkpoint: str | None = None,
+        from_txid: int | None = None,
+        ttl_s: int | None = None,
+    ) -> Branch:
+        """Fork a branch (metadata only) from the head, a txid or a checkpoint of
+        ``from_branch``; ``ttl_s`` makes it a burner branch that GC removes."""
+        raise NotImplementedError("branches arrive with the storage engine")
+
+    def list_branches(self, ns: str, name: str) -> list[Branch]:
+        raise NotImplementedError("branches arrive with the storage engine")
+
+    def delete_branch(self, ns: str, name: str, branch: str) -> None:
+        raise NotImplementedError("branches arrive with the storage engine")
 
     # -- one profile ----------------------------------------------------------------------
 
