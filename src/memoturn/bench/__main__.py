@@ -1,0 +1,3 @@
+from memoturn.bench import main
+
+raise SystemExit(main())

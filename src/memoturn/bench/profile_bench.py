@@ -1,0 +1,116 @@
+"""One profile: ingest rates and recall latency at growing sizes, beside their floors."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+import apsw
+import numpy as np
+
+import memoturn
+from memoturn.bench import corpus
+from memoturn.bench.stats import Result, progress, time_calls
+from memoturn.core.ranking import fts_query
+
+
+def run(sizes: list[int], *, n_queries: int, n_single: int) -> list[Result]:
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp, memoturn.open(Path(tmp)) as eng:
+        eng.create_namespace("bench")
+        eng.create_profile("bench", "p")
+        prof = eng.profile("bench", "p")
+        embedder = eng.embedder
+        embedder.embed_query("warm up")
+        pool = corpus.memories(max(sizes) + n_single + 10, seed=1)
+        cursor = itertools.count()
+
+        progress(f"single ingest x{n_single}")
+        singles = iter(pool[:n_single])
+
+        def one() -> None:
+            item = dict(next(singles))
+            prof.ingest(**item)
+
+        results.append(Result("ingest single (1 per call)", "s", time_calls(one, n_single - 3)))
+        for _ in range(n_single):
+            next(cursor)
+
+        done = n_single
+        qs = corpus.queries(n_queries, seed=2)
+        for size in sorted(sizes):
+            need = size - done
+            progress(f"batched ingest to {size} memories ({need} more)")
+            per_item: list[float] = []
+            while need > 0:
+                batch = pool[done : done + min(500, need)]
+                t = time_calls(lambda b=batch: prof.ingest_many(b), 1, warmup=0)[0]
+                per_item.extend([t / len(batch)] * len(batch))
+                done += len(batch)
+                need -= len(batch)
+            if per_item:
+                results.append(
+                    Result(
+                        f"ingest batched (500 per call) to {size}",
+                        "s",
+                        per_item,
+                        note="per memory, embedding included",
+                    )
+                )
+            progress(f"recall at {size} memories, {n_queries} queries per mode")
+            for mode in ("hybrid", "keyword", "vector"):
+                it = itertools.cycle(qs)
+                results.append(
+                    Result(
+                        f"recall {mode} k=10 @{size}",
+                        "s",
+                        time_calls(
+                            lambda m=mode, it=it: prof.recall(next(it), k=10, mode=m), n_queries
+                        ),
+                        note="query embedding included" if mode != "keyword" else "",
+                        floor=f"floor: fts5 query @{size}"
+                        if mode == "keyword"
+                        else f"floor: embed query + numpy top-k @{size}",
+                    )
+                )
+            results.extend(
+                _floors(
+                    Path(tmp) / "profiles" / "bench--p" / "main.db", embedder, qs, size, n_queries
+                )
+            )
+    return results
+
+
+def _floors(db: Path, embedder: object, qs: list[str], size: int, n: int) -> list[Result]:
+    """What recall cannot beat: a bare FTS5 query, and embedding + numpy top-k."""
+    conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
+    it = itertools.cycle(qs)
+
+    def fts() -> None:
+        list(
+            conn.execute(
+                "SELECT rowid, bm25(memories_fts) FROM memories_fts WHERE memories_fts MATCH ? "
+                "ORDER BY bm25(memories_fts) LIMIT 10",
+                (fts_query(next(it)),),
+            )
+        )
+
+    mat = np.stack(
+        [
+            np.frombuffer(b, dtype=np.float32)
+            for (b,) in conn.execute("SELECT embedding FROM memories WHERE embedding IS NOT NULL")
+        ]
+    )
+
+    def topk() -> None:
+        q = embedder.embed_query(next(it))  # type: ignore[attr-defined]
+        sims = mat @ q
+        np.argpartition(-sims, 10)[:10]
+
+    out = [
+        Result(f"floor: fts5 query @{size}", "s", time_calls(fts, n)),
+        Result(f"floor: embed query + numpy top-k @{size}", "s", time_calls(topk, n)),
+    ]
+    conn.close()
+    return out

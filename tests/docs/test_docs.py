@@ -1,0 +1,35 @@
+"""Docs are tested: the limits page lists every limit with its value."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from memoturn.core import limits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_limits_page_matches_code() -> None:
+    page = (ROOT / "docs" / "limits.md").read_text()
+    documented = dict(re.findall(r"^\| `([A-Z_]+)` \| (\d+)", page, flags=re.M))
+    in_code = {k: str(v) for k, v in vars(limits).items() if k.isupper()}
+    assert documented == in_code
+
+
+def test_readme_shows_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+
+
+def test_readme_quickstart_runs(tmp_path, monkeypatch, capsys, embedder) -> None:
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Quickstart, in process\n\n```python\n(.*?)```", readme, re.S)
+    assert code is not None
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.group(1), "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Alice is vegetarian Why(")
+    assert out[1].endswith(", 2")
+    assert out[2] == "['Alice is vegetarian', 'Alice is vegan']"
+    assert out[3] == "True"
