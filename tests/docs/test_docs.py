@@ -30,6 +30,6 @@ def test_readme_quickstart_runs(tmp_path, monkeypatch, capsys, embedder) -> None
     exec(compile(code.group(1), "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Alice is vegetarian Why(")
-    assert out[1].endswith(", 2")
+    assert out[1].endswith("] 2")
     assert out[2] == "['Alice is vegetarian', 'Alice is vegan']"
     assert out[3] == "True"

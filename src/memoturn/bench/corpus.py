@@ -4,11 +4,104 @@ from __future__ import annotations
 
 import random
 
-_NAMES = ["Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Yara"]
-_PLACES = ["Lyon", "Osaka", "Berlin", "Lisbon", "Denver", "Nairobi", "Quito", "Oslo", "Hanoi", "Perth", "Austin", "Cork", "Turin", "Busan", "Leeds", "Porto"]
-_THINGS = ["espresso machine", "hiking boots", "quarterly report", "travel budget", "onboarding plan", "database backup", "garden shed", "violin lessons", "tax return", "wedding playlist", "mortgage offer", "kitchen renovation", "marathon training", "book club", "podcast episode", "flu vaccine", "car insurance", "birthday gift", "team offsite", "code review", "vacation photos", "tennis racket", "job interview", "sourdough starter", "electric bike", "dentist appointment", "piano recital", "pet insurance"]
-_VERBS = ["prefers", "booked", "cancelled", "mentioned", "is worried about", "finished", "asked about", "recommended", "forgot", "bought", "returned", "scheduled", "loves", "dislikes"]
-_WHEN = ["on Monday", "last week", "next Friday", "in March", "every morning", "before the holidays", "after lunch", "this weekend", "in two weeks", "yesterday"]
+_NAMES = [
+    "Alice",
+    "Bob",
+    "Carol",
+    "Dan",
+    "Erin",
+    "Frank",
+    "Grace",
+    "Heidi",
+    "Ivan",
+    "Judy",
+    "Mallory",
+    "Niaj",
+    "Olivia",
+    "Peggy",
+    "Rupert",
+    "Sybil",
+    "Trent",
+    "Victor",
+    "Walter",
+    "Yara",
+]
+_PLACES = [
+    "Lyon",
+    "Osaka",
+    "Berlin",
+    "Lisbon",
+    "Denver",
+    "Nairobi",
+    "Quito",
+    "Oslo",
+    "Hanoi",
+    "Perth",
+    "Austin",
+    "Cork",
+    "Turin",
+    "Busan",
+    "Leeds",
+    "Porto",
+]
+_THINGS = [
+    "espresso machine",
+    "hiking boots",
+    "quarterly report",
+    "travel budget",
+    "onboarding plan",
+    "database backup",
+    "garden shed",
+    "violin lessons",
+    "tax return",
+    "wedding playlist",
+    "mortgage offer",
+    "kitchen renovation",
+    "marathon training",
+    "book club",
+    "podcast episode",
+    "flu vaccine",
+    "car insurance",
+    "birthday gift",
+    "team offsite",
+    "code review",
+    "vacation photos",
+    "tennis racket",
+    "job interview",
+    "sourdough starter",
+    "electric bike",
+    "dentist appointment",
+    "piano recital",
+    "pet insurance",
+]
+_VERBS = [
+    "prefers",
+    "booked",
+    "cancelled",
+    "mentioned",
+    "is worried about",
+    "finished",
+    "asked about",
+    "recommended",
+    "forgot",
+    "bought",
+    "returned",
+    "scheduled",
+    "loves",
+    "dislikes",
+]
+_WHEN = [
+    "on Monday",
+    "last week",
+    "next Friday",
+    "in March",
+    "every morning",
+    "before the holidays",
+    "after lunch",
+    "this weekend",
+    "in two weeks",
+    "yesterday",
+]
 _TYPES = ["fact", "preference", "event", "instruction", "fact", "event"]
 
 

@@ -70,7 +70,10 @@ def machine_info() -> dict[str, Any]:
 def render_table(results: list[Result]) -> str:
     rows = [r.summary() for r in results]
     by_name = {r["scenario"]: r for r in rows}
-    header = f"{'scenario':<44} {'n':>6} {'min':>9} {'p50':>9} {'p95':>9} {'max':>9} {'ops/s':>10}  x floor"
+    header = (
+        f"{'scenario':<44} {'n':>6} {'min':>9} {'p50':>9} {'p95':>9} {'max':>9} "
+        f"{'ops/s':>10}  x floor"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         ratio = ""
