@@ -39,8 +39,11 @@ def test_profiles_are_separate_databases(engine, tmp_path) -> None:
     alice.ingest("fact", "Alice's secret is swordfish")
     assert bob.recall("secret swordfish").results == []
     assert bob.txid == 0 and alice.txid == 1
-    files = sorted(p.name for p in (tmp_path / "data" / "profiles").iterdir())
-    assert files == ["acme--alice", "acme--bob"]
+    cached = sorted(p.name for p in (tmp_path / "data" / "cache").iterdir())
+    assert cached == ["acme--alice", "acme--bob"]
+    assert [p.suffix for p in (tmp_path / "data" / "cache" / "acme--alice").glob("*.db")] == [".db"]
+    stored = {i.key.split("/")[1] for i in engine.store.list("data/")}
+    assert stored == {"acme--alice"}  # bob never wrote: provisioning made no data
 
 
 def test_every_write_returns_next_txid(profile) -> None:

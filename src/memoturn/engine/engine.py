@@ -1,209 +1,198 @@
-"""The node's engine: namespaces, profiles, the open-profile cache, and the in-process API.
+"""The node's engine: catalog, open-profile cache, wake and hibernation, writer leases, and
+the in-process API.
 
 ``memoturn.open(directory)`` returns an :class:`Engine`. Every profile operation goes
 through :meth:`Engine.profile`, which names exactly one profile (and branch): no engine call
 reads or writes two profiles.
+
+Object storage is the source of truth. A profile-branch is *woken* on first use (restored
+from its manifest into a local cache file), serves reads and writes, ships every commit to
+the store, and *hibernates* after ``hibernate_after`` idle seconds (local files removed,
+lease released). Local files are disposable: the cache is wiped at start.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
+import contextlib
+import functools
+import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memoturn.core.clock import Clock, SystemClock
-from memoturn.core.errors import NotFound, TxidTimeout
-from memoturn.core.model import Branch, Checkpoint, RewindResult
+from memoturn.core.errors import NotFound, TxidTimeout, Unavailable
+from memoturn.core.ids import new_id
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
+from memoturn.engine.branches import BranchOps
+from memoturn.engine.catalog import Catalog
+from memoturn.engine.gate import Gate
 from memoturn.profile.profile import Profile
+from memoturn.storage import manifest as manifests
+from memoturn.storage.lease import DEFAULT_TTL_S, Lease
+from memoturn.storage.localdir import LocalDirStore
+from memoturn.storage.objectstore import ObjectStore
+from memoturn.storage.replica import SNAPSHOT_EVERY, Durability, Replica, build_image
+from memoturn.storage.url import open_store
 
 MAIN = "main"
+HIBERNATION_SNAPSHOT_AFTER = 16
+"""At hibernation, write a snapshot if at least this many segments follow the last one."""
+
+log = logging.getLogger("memoturn.engine")
+
+Key = tuple[str, str]
+"""(database id, branch name)."""
 
 
-class Engine:
-    """Namespaces > profiles > branches, each profile-branch its own SQLite database.
+class StaleProfile(Exception):
+    """This node's copy of a profile-branch is behind the object store (another node wrote
+    it). Internal signal: the engine reloads the branch and retries the call."""
 
-    Thread-safe: the REST edge calls it from a thread pool.
-    """
+
+class OpenBranch:
+    """A profile-branch open on this node."""
+
+    def __init__(self, key: Key, profile: Profile, replica: Replica, lease: Lease, path: Path):
+        self.key = key
+        self.profile = profile
+        self.replica = replica
+        self.lease = lease
+        self.path = path
+        self.gate = Gate()
+        self.last_used = time.monotonic()
+        self.last_write = 0.0
+        self.last_sweep = time.monotonic()
+        self.poisoned = False
+        self.closed = False
+
+
+class Engine(BranchOps):
+    """Namespaces > profiles > branches, each profile-branch its own SQLite database, with an
+    object store as the source of truth. Thread-safe."""
 
     def __init__(
         self,
         data_dir: str | Path,
         *,
+        object_store: ObjectStore | str | None = None,
+        durability: Durability = "object",
+        hibernate_after: float = 300.0,
+        lease_ttl: float = DEFAULT_TTL_S,
+        node_id: str | None = None,
+        address: str = "",
         embedder: Embedder | None = None,
         clock: Clock | None = None,
         min_txid_wait_s: float = 5.0,
+        background: bool = False,
+        maintenance_interval: float = 1.0,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if object_store is None:
+            object_store = LocalDirStore(self.data_dir / "store")
+        elif isinstance(object_store, str):
+            object_store = open_store(object_store)
+        self.store: ObjectStore = object_store
+        self.durability: Durability = durability
+        self.hibernate_after = hibernate_after
+        self.lease_ttl = lease_ttl
+        self.node_id = node_id or new_id()
+        self.address = address
         self.embedder = embedder or default_embedder()
         self.clock = clock or SystemClock()
         self.min_txid_wait_s = min_txid_wait_s
-        self._profiles_dir = self.data_dir / "profiles"
-        self._ns_dir = self.data_dir / "namespaces"
-        self._profiles_dir.mkdir(parents=True, exist_ok=True)
-        self._ns_dir.mkdir(parents=True, exist_ok=True)
-        self._open: dict[tuple[str, str], Profile] = {}
+        self.catalog = Catalog(self.store, self.clock)
+        self.cache_dir = self.data_dir / "cache"
+        shutil.rmtree(self.cache_dir, ignore_errors=True)  # disposable: the store is the truth
+        self.cache_dir.mkdir()
+        self._open: dict[Key, OpenBranch] = {}
+        self._leases: dict[Key, Lease] = {}
         self._lock = threading.RLock()
-        self._closed = False
+        self._stop = threading.Event()
+        self._maintainer: threading.Thread | None = None
+        self.on_segment_shipped: Callable[[int, int], None] | None = None
+        if background:
+            self._maintainer = threading.Thread(
+                target=self._maintain_loop, args=(maintenance_interval,), daemon=True,
+                name="memoturn-maintenance",
+            )  # fmt: skip
+            self._maintainer.start()
 
-    # -- namespaces and profiles ----------------------------------------------------------
+    # -- namespaces, profiles, tokens -----------------------------------------------------
 
     def create_namespace(self, name: str) -> bool:
         """Create a namespace; ``False`` if it already existed."""
-        check_name(name, "namespace")
-        path = self._ns_dir / name
-        try:
-            path.mkdir()
-        except FileExistsError:
-            return False
-        return True
+        return self.catalog.create_namespace(name)
 
     def list_namespaces(self) -> list[str]:
-        return sorted(p.name for p in self._ns_dir.iterdir() if p.is_dir())
-
-    def _require_namespace(self, ns: str) -> None:
-        check_name(ns, "namespace")
-        if not (self._ns_dir / ns).is_dir():
-            raise NotFound(f"no namespace {ns!r}", hint="create it first (root token)")
+        return self.catalog.list_namespaces()
 
     def create_profile(self, ns: str, name: str) -> bool:
-        """Provision a profile; ``False`` if it already existed. No database file is made
-        until the profile is first used."""
-        self._require_namespace(ns)
-        check_name(name, "profile")
-        try:
-            (self._ns_dir / ns / name).mkdir()
-        except FileExistsError:
-            return False
-        return True
+        """Provision a profile (a metadata write); ``False`` if it already existed."""
+        return self.catalog.create_profile(ns, name)
 
     def list_profiles(self, ns: str) -> list[str]:
-        self._require_namespace(ns)
-        return sorted(p.name for p in (self._ns_dir / ns).iterdir() if p.is_dir())
-
-    def _require_profile(self, ns: str, name: str) -> None:
-        self._require_namespace(ns)
-        check_name(name, "profile")
-        if not (self._ns_dir / ns / name).is_dir():
-            raise NotFound(f"no profile {name!r} in namespace {ns!r}")
+        return self.catalog.list_profiles(ns)
 
     def delete_profile(self, ns: str, name: str) -> None:
-        """Delete a profile and all its branches."""
+        """Delete a profile, all its branches and all its data."""
+        db = self.catalog.require_profile(ns, name)
         with self._lock:
-            self._require_profile(ns, name)
-            db_id = database_id(ns, name)
-            for key in [k for k in self._open if k[0] == db_id]:
-                self._open.pop(key).close()
-            folder = self._profiles_dir / db_id
-            if folder.exists():
-                shutil.rmtree(folder)
-            (self._ns_dir / ns / name).rmdir()
-
-    # -- deployment-wide secrets and token epochs -------------------------------------------
+            for key in [k for k in self._open if k[0] == db]:
+                self._close(self._open[key], release=True)
+            for key in [k for k in self._leases if k[0] == db]:
+                del self._leases[key]
+        self.catalog.delete_profile(db)
 
     def deployment_secret(self, name: str, size: int = 32) -> bytes:
-        """A random secret shared by every node of this deployment (e.g. the token-signing
-        key seed), created on first use. It lives with the deployment's storage, not with
-        one node, so a fresh node accepts tokens minted before it existed."""
-        check_name(name, "secret name")
-        path = self.data_dir / "deployment" / f"{name}.key"
-        path.parent.mkdir(exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(size))
-            f.flush()
-            os.fsync(f.fileno())
-        return path.read_bytes()
+        """A random secret shared by every node on this object store (e.g. the token
+        signing key seed), created on first use."""
+        return self.catalog.deployment_secret(name, size)
 
     def token_epoch(self, ns: str, name: str) -> int:
         """The profile's token epoch: tokens minted under an older epoch are revoked."""
-        self._require_profile(ns, name)
-        path = self._ns_dir / ns / name / "token_epoch"
-        return int(path.read_text()) if path.exists() else 0
+        return self.catalog.token_epoch(self.catalog.require_profile(ns, name))
 
     def bump_token_epoch(self, ns: str, name: str) -> int:
         """Revoke every token of one profile; returns the new epoch."""
-        with self._lock:
-            epoch = self.token_epoch(ns, name) + 1
-            (self._ns_dir / ns / name / "token_epoch").write_text(str(epoch))
-            return epoch
+        return self.catalog.bump_token_epoch(self.catalog.require_profile(ns, name))
 
-    # -- checkpoints, rewind, branches (the storage engine implements these) ---------------
-
-    def create_checkpoint(
-        self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN
-    ) -> Checkpoint:
-        """Pin the branch's current txid under a name (metadata only)."""
-        raise NotImplementedError("checkpoints arrive with the storage engine")
-
-    def list_checkpoints(self, ns: str, name: str, *, branch: str = MAIN) -> list[Checkpoint]:
-        raise NotImplementedError("checkpoints arrive with the storage engine")
-
-    def delete_checkpoint(self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN) -> None:
-        raise NotImplementedError("checkpoints arrive with the storage engine")
-
-    def rewind(
-        self,
-        ns: str,
-        name: str,
-        *,
-        branch: str = MAIN,
-        checkpoint: str | None = None,
-        txid: int | None = None,
-    ) -> RewindResult:
-        """Atomically return the branch to a checkpoint or txid; the state just before is
-        kept as an automatic checkpoint (``undo_checkpoint``)."""
-        raise NotImplementedError("rewind arrives with the storage engine")
-
-    def create_branch(
-        self,
-        ns: str,
-        name: str,
-        branch: str,
-        *,
-        from_branch: str = MAIN,
-        from_checkpoint: str | None = None,
-        from_txid: int | None = None,
-        ttl_s: int | None = None,
-    ) -> Branch:
-        """Fork a branch (metadata only) from the head, a txid or a checkpoint of
-        ``from_branch``; ``ttl_s`` makes it a burner branch that GC removes."""
-        raise NotImplementedError("branches arrive with the storage engine")
-
-    def list_branches(self, ns: str, name: str) -> list[Branch]:
-        raise NotImplementedError("branches arrive with the storage engine")
-
-    def delete_branch(self, ns: str, name: str, branch: str) -> None:
-        raise NotImplementedError("branches arrive with the storage engine")
-
-    # -- one profile ----------------------------------------------------------------------
+    # -- one profile-branch -----------------------------------------------------------------
 
     def profile(
         self, ns: str, name: str, branch: str = MAIN, *, min_txid: int | None = None
     ) -> ProfileHandle:
         """A handle on one profile-branch. ``min_txid`` waits (bounded) until that txid is
         visible here, else raises :class:`TxidTimeout`."""
-        self._require_profile(ns, name)
-        check_name(branch, "branch")
-        if branch != MAIN:
-            raise NotFound(f"no branch {branch!r} of profile {ns}--{name}")
-        handle = ProfileHandle(self, (database_id(ns, name), branch))
+        key = self._key(ns, name, branch)
+        handle = ProfileHandle(self, key)
         if min_txid is not None:
-            self._wait_for_txid(handle, min_txid)
+            self._wait_for_txid(key, min_txid)
         return handle
 
-    def _wait_for_txid(self, handle: ProfileHandle, min_txid: int) -> None:
+    def _key(self, ns: str, name: str, branch: str) -> Key:
+        db = self.catalog.require_profile(ns, name)
+        return db, check_name(branch, "branch")
+
+    def open_profile_count(self) -> int:
+        return len(self._open)
+
+    def _wait_for_txid(self, key: Key, min_txid: int) -> None:
         deadline = time.monotonic() + self.min_txid_wait_s
-        while self._acquire(handle.key).txid < min_txid:
+        while True:
+            ob = self._acquire(key)
+            if ob.profile.txid >= min_txid:
+                return
+            if not ob.lease.valid():  # another node writes it: catch up from the store
+                m, _ = manifests.load(self.store, key[0], key[1])
+                if m.head >= min_txid:
+                    self._discard(ob)
+                    continue
             if time.monotonic() >= deadline:
                 raise TxidTimeout(
                     f"txid {min_txid} is not visible on this node within "
@@ -212,23 +201,198 @@ class Engine:
                 )
             time.sleep(0.01)
 
-    def _acquire(self, key: tuple[str, str]) -> Profile:
+    def _call(self, key: Key, name: str, args: Any, kwargs: Any) -> Any:
+        for _ in range(3):
+            ob = self._acquire(key)
+            with ob.gate.shared():
+                if ob.closed or ob.poisoned:
+                    continue
+                try:
+                    return getattr(ob.profile, name)(*args, **kwargs)
+                except StaleProfile:
+                    pass
+            self._discard(ob)
+        raise Unavailable(f"{key[0]}@{key[1]} keeps changing under this node", hint="retry")
+
+    @contextlib.contextmanager
+    def _exclusive(self, key: Key) -> Iterator[OpenBranch]:
+        """The open branch with no call in flight (for swapping its database)."""
+        for _ in range(3):
+            ob = self._acquire(key)
+            ob.gate.try_exclusive()
+            try:
+                if ob.closed or ob.poisoned:
+                    continue
+                yield ob
+                return
+            finally:
+                ob.gate.release_exclusive()
+        raise Unavailable(f"{key[0]}@{key[1]} keeps changing under this node", hint="retry")
+
+    def _acquire(self, key: Key) -> OpenBranch:
         with self._lock:
-            prof = self._open.get(key)
-            if prof is None:
-                db_id, branch = key
-                folder = self._profiles_dir / db_id
-                folder.mkdir(exist_ok=True)
-                prof = Profile(folder / f"{branch}.db", self.embedder, clock=self.clock)
-                self._open[key] = prof
-            return prof
+            ob = self._open.get(key)
+            if ob is not None and ob.poisoned:
+                self._close(ob, release=False)
+                ob = None
+            if ob is None:
+                ob = self._wake(key)
+                self._open[key] = ob
+            ob.last_used = time.monotonic()
+            return ob
+
+    def _wake(self, key: Key) -> OpenBranch:
+        db, branch = key
+        m, etag = manifests.load(self.store, db, branch)
+        if m.expires_at is not None and m.expires_at <= self.clock.now():
+            raise NotFound(f"branch {branch!r} of {db} has expired")
+        folder = self.cache_dir / db
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{m.branch_id}.db"
+        _remove_db_files(path)
+        if m.head > 0:
+            path.write_bytes(build_image(self.store, m, m.head))
+        profile = Profile(path, self.embedder, clock=self.clock)
+        lease = self._leases.get(key)
+        if lease is None or lease.key != Lease.key_for(db, m.branch_id):
+            lease = self._leases[key] = Lease(
+                self.store, db, m.branch_id, node=self.node_id, address=self.address,
+                clock=self.clock, ttl=self.lease_ttl,
+            )  # fmt: skip
+        replica = Replica(self.store, m, etag, durability=self.durability, on_shipped=self._shipped)
+        ob = OpenBranch(key, profile, replica, lease, path)
+        self._attach(ob, profile)
+        return ob
+
+    def _attach(self, ob: OpenBranch, profile: Profile) -> None:
+        ob.profile = profile
+        ob.replica.attach(profile.db.conn, str(ob.path))
+        profile.db.before_write.append(functools.partial(self._ensure_writer, ob))
+        profile.db.commit_listeners.append(functools.partial(self._on_commit, ob))
+
+    def _shipped(self, txid: int, nbytes: int) -> None:
+        if self.on_segment_shipped is not None:
+            self.on_segment_shipped(txid, nbytes)
+
+    def _ensure_writer(self, ob: OpenBranch) -> None:
+        """Before a write: hold the branch's lease, with the local copy at the store's head."""
+        if ob.lease.valid() and ob.replica.epoch == ob.lease.epoch:
+            return
+        epoch = ob.lease.acquire()
+        fresh, _ = manifests.load(self.store, *ob.key)
+        if fresh.id != ob.replica.manifest.id or fresh.head != ob.profile.txid:
+            raise StaleProfile()
+        ob.replica.fence(epoch)
+
+    def _on_commit(self, ob: OpenBranch, txid: int) -> None:
+        try:
+            ob.replica.on_commit(txid)
+        except BaseException:
+            ob.poisoned = True  # committed locally but not durable: reload from the store
+            raise
+        ob.last_write = time.monotonic()
+        try:
+            if ob.replica.manifest.segments_since_snapshot() >= SNAPSHOT_EVERY:
+                ob.replica.snapshot()
+            wal = ob.path.with_name(ob.path.name + "-wal")
+            ob.replica.maybe_checkpoint_wal(wal.stat().st_size if wal.exists() else 0)
+        except Exception:
+            # The write is durable; a snapshot or WAL checkpoint is retried on a later commit.
+            log.warning("snapshot or WAL checkpoint of %s failed", ob.key[0], exc_info=True)
+
+    def _discard(self, ob: OpenBranch) -> None:
+        """Drop this node's copy of a branch (the next call wakes it from the store)."""
+        ob.gate.try_exclusive()
+        try:
+            with self._lock:
+                if self._open.get(ob.key) is ob:
+                    del self._open[ob.key]
+                self._close(ob, release=False)
+        finally:
+            ob.gate.release_exclusive()
+
+    def _close(self, ob: OpenBranch, *, release: bool) -> None:
+        if ob.closed:
+            return
+        ob.closed = True
+        with contextlib.suppress(Exception):
+            ob.replica.close()
+        ob.profile.close()
+        _remove_db_files(ob.path)
+        if self._open.get(ob.key) is ob:
+            del self._open[ob.key]
+        if release:
+            ob.lease.release()
+
+    # -- hibernation and maintenance ----------------------------------------------------------
+
+    def hibernate(self, ns: str, name: str, branch: str = MAIN) -> bool:
+        """Ship, snapshot (if worthwhile), close and forget a branch now; ``False`` if it
+        was not open here."""
+        ob = self._open.get(self._key(ns, name, branch))
+        return ob is not None and self._hibernate(ob, wait=True)
+
+    def _hibernate(self, ob: OpenBranch, *, wait: bool) -> bool:
+        if not ob.gate.try_exclusive(timeout=None if wait else 0):
+            return False
+        try:
+            with self._lock, ob.profile.db.lock:
+                if ob.closed:
+                    return False
+                ob.replica.flush()
+                if (
+                    ob.lease.valid()
+                    and ob.replica.epoch == ob.lease.epoch
+                    and ob.replica.manifest.segments_since_snapshot() >= HIBERNATION_SNAPSHOT_AFTER
+                ):
+                    ob.replica.snapshot()
+                self._close(ob, release=True)
+                return True
+        finally:
+            ob.gate.release_exclusive()
+
+    def maintain(self) -> None:
+        """One round of housekeeping: renew or release leases, hibernate idle branches,
+        purge expired rows. The background thread calls it every second."""
+        now = time.monotonic()
+        for ob in list(self._open.values()):
+            if ob.closed:
+                continue
+            lease = ob.lease
+            if lease.record is not None:
+                try:
+                    if now - ob.last_write > self.lease_ttl:
+                        lease.release()  # idle writers hold no lease
+                    elif lease.record.expires - self.clock.now() < self.lease_ttl / 2:
+                        lease.renew()
+                except Exception:
+                    log.warning("lease upkeep of %s failed", ob.key[0], exc_info=True)
+            if now - ob.last_used >= self.hibernate_after and not ob.gate.busy:
+                try:
+                    self._hibernate(ob, wait=False)
+                except Exception:
+                    log.warning("hibernation of %s failed", ob.key[0], exc_info=True)
+                    self._discard(ob)
+
+    def _maintain_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.maintain()
+            except Exception:
+                log.exception("maintenance round failed")
 
     def close(self) -> None:
+        """Ship what is pending, release leases, close every open branch."""
+        self._stop.set()
+        if self._maintainer is not None:
+            self._maintainer.join(timeout=10)
         with self._lock:
-            for prof in self._open.values():
-                prof.close()
+            for ob in list(self._open.values()):
+                try:
+                    ob.replica.flush()
+                finally:
+                    self._close(ob, release=True)
             self._open.clear()
-            self._closed = True
 
     def __enter__(self) -> Engine:
         return self
@@ -237,25 +401,31 @@ class Engine:
         self.close()
 
 
+def _remove_db_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).unlink()
+
+
 class ProfileHandle:
     """Forwards every :class:`~memoturn.profile.profile.Profile` operation to the live
-    profile-branch, (re)opening it as needed, so a handle stays valid while the engine
-    hibernates and wakes the profile behind it."""
+    profile-branch, waking it as needed, so a handle stays valid while the engine
+    hibernates, reloads or rewinds the database behind it."""
 
-    def __init__(self, engine: Engine, key: tuple[str, str]) -> None:
+    def __init__(self, engine: Engine, key: Key) -> None:
         self._engine = engine
         self.key = key
 
     @property
     def txid(self) -> int:
-        return self._engine._acquire(self.key).txid
+        return self._engine._acquire(self.key).profile.txid
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_") or not callable(getattr(Profile, name, None)):
             raise AttributeError(name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return getattr(self._engine._acquire(self.key), name)(*args, **kwargs)
+            return self._engine._call(self.key, name, args, kwargs)
 
         call.__name__ = name
         call.__doc__ = getattr(Profile, name).__doc__
@@ -268,3 +438,5 @@ class ProfileHandle:
 if TYPE_CHECKING:
     # For type checkers the handle offers exactly the Profile operations.
     ProfileHandle = Profile  # type: ignore[misc,assignment]
+
+__all__ = ["MAIN", "Engine", "OpenBranch", "ProfileHandle", "StaleProfile", "database_id"]

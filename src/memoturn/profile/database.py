@@ -67,6 +67,9 @@ class ProfileDatabase:
         self._pragma("foreign_keys", "off")
         self._pragma("synchronous", "full")
         self.commit_listeners: list[CommitListener] = []
+        self.before_write: list[Callable[[], None]] = []
+        """Called under the lock before each write begins (the engine checks its writer
+        lease here); raising aborts the write before anything changed."""
         self._migrate()
         self.txid: int = self._read_txid()
 
@@ -125,6 +128,8 @@ class ProfileDatabase:
         request changes nothing (and consumes no txid).
         """
         with self.lock:
+            for check in self.before_write:
+                check()
             cursor = self.conn.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:

@@ -1,0 +1,159 @@
+"""The deployment's catalog, kept in the object store: namespaces, profiles, token epochs
+and deployment secrets. Every node on one store sees the same catalog."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import threading
+import time
+
+from memoturn.core.clock import Clock
+from memoturn.core.errors import Conflict, NotFound, Unavailable
+from memoturn.core.names import check_name, database_id
+from memoturn.storage import keys
+from memoturn.storage import manifest as manifests
+from memoturn.storage.manifest import Manifest
+from memoturn.storage.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed
+
+_EXISTS_TTL_S = 5.0
+"""How long a positive 'this profile exists' answer is trusted without asking the store."""
+
+
+class Catalog:
+    def __init__(self, store: ObjectStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._known: dict[str, float] = {}  # key -> monotonic time it was seen
+        self._lock = threading.Lock()
+
+    def _seen(self, key: str) -> bool:
+        with self._lock:
+            t = self._known.get(key)
+            return t is not None and time.monotonic() - t < _EXISTS_TTL_S
+
+    def _remember(self, key: str) -> None:
+        with self._lock:
+            self._known[key] = time.monotonic()
+
+    def _forget(self, prefix: str) -> None:
+        with self._lock:
+            for k in [k for k in self._known if k.startswith(prefix)]:
+                del self._known[k]
+
+    # -- namespaces -------------------------------------------------------------------------
+
+    def create_namespace(self, ns: str) -> bool:
+        """Create a namespace; ``False`` if it already existed."""
+        check_name(ns, "namespace")
+        doc = json.dumps({"name": ns, "created_at": self.clock.now()}).encode()
+        try:
+            self.store.put(keys.namespace(ns), doc, if_absent=True, op="create_namespace")
+        except PreconditionFailed:
+            return False
+        self._remember(keys.namespace(ns))
+        return True
+
+    def list_namespaces(self) -> list[str]:
+        return sorted(
+            info.key.removeprefix(keys.NAMESPACES_PREFIX).removesuffix(".json")
+            for info in self.store.list(keys.NAMESPACES_PREFIX, op="list_namespaces")
+        )
+
+    def require_namespace(self, ns: str) -> None:
+        check_name(ns, "namespace")
+        key = keys.namespace(ns)
+        if self._seen(key):
+            return
+        if self.store.head(key, op="head_namespace") is None:
+            raise NotFound(f"no namespace {ns!r}", hint="create it first (needs the root token)")
+        self._remember(key)
+
+    # -- profiles ---------------------------------------------------------------------------
+
+    def create_profile(self, ns: str, name: str) -> bool:
+        """Provision a profile: one manifest write (txid 0, no database yet). ``False`` if
+        it already existed."""
+        self.require_namespace(ns)
+        db = database_id(ns, name)
+        try:
+            manifests.create(self.store, Manifest.new(db, "main", self.clock.now()))
+        except Conflict:
+            return False
+        self._remember(keys.manifest(db, "main"))
+        return True
+
+    def list_profiles(self, ns: str) -> list[str]:
+        self.require_namespace(ns)
+        prefix = keys.manifests_of_namespace(ns)
+        return sorted(
+            info.key[len(prefix) :].split("/")[0]
+            for info in self.store.list(prefix, op="list_profiles")
+            if info.key.endswith("/main.json")
+        )
+
+    def require_profile(self, ns: str, name: str) -> str:
+        """The profile's database id; NotFound unless it is provisioned."""
+        self.require_namespace(ns)
+        db = database_id(ns, name)
+        key = keys.manifest(db, "main")
+        if not self._seen(key):
+            if self.store.head(key, op="head_manifest") is None:
+                raise NotFound(f"no profile {name!r} in namespace {ns!r}")
+            self._remember(key)
+        return db
+
+    def delete_profile(self, db: str) -> None:
+        """Delete every branch, lease and data object of a profile. Main goes last, so a
+        crash midway leaves a profile that still exists and can be deleted again."""
+        self._forget(keys.manifests_of_profile(db))
+        branch_manifests = [
+            i.key for i in self.store.list(keys.manifests_of_profile(db), op="list_manifests")
+        ]
+        main = keys.manifest(db, "main")
+        self.store.delete_many(
+            [i.key for i in self.store.list(keys.data_prefix(db), op="list_data")], op="delete_data"
+        )
+        self.store.delete_many(
+            [i.key for i in self.store.list(f"leases/{db}/", op="list_leases")], op="delete_lease"
+        )
+        self.store.delete(keys.token_epoch(db), op="delete_token_epoch")
+        self.store.delete_many([k for k in branch_manifests if k != main], op="delete_manifest")
+        self.store.delete(main, op="delete_manifest")
+
+    # -- tokens and secrets -----------------------------------------------------------------
+
+    def token_epoch(self, db: str) -> int:
+        try:
+            return int(self.store.get(keys.token_epoch(db), op="get_token_epoch").data)
+        except ObjectNotFound:
+            return 0
+
+    def bump_token_epoch(self, db: str) -> int:
+        """Revoke every token of one profile; returns the new epoch."""
+        key = keys.token_epoch(db)
+        for _ in range(10):
+            try:
+                obj = self.store.get(key, op="get_token_epoch")
+                epoch, etag = int(obj.data) + 1, obj.etag
+            except ObjectNotFound:
+                epoch, etag = 1, None
+            try:
+                self.store.put(
+                    key, str(epoch).encode(), if_absent=etag is None, if_match=etag,
+                    op="cas_token_epoch",
+                )  # fmt: skip
+                return epoch
+            except PreconditionFailed:
+                continue
+        raise Unavailable("token epoch kept changing", hint="retry")
+
+    def deployment_secret(self, name: str, size: int = 32) -> bytes:
+        """A random secret shared by every node on this store, created on first use."""
+        check_name(name, "secret name")
+        key = keys.deployment_secret(name)
+        # If another node (or an earlier run) made it first, read theirs.
+        with contextlib.suppress(PreconditionFailed):
+            self.store.put(key, secrets.token_bytes(size), if_absent=True, op="create_secret")
+        return self.store.get(key, op="get_secret").data

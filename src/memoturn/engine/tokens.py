@@ -1,0 +1,283 @@
+"""Bearer tokens: Ed25519-signed JWTs (alg ``EdDSA``) and what each kind may do.
+
+Three kinds, each a subset of the one above (API.md, "Tokens"):
+
+- ``root``: everything, including creating namespaces. Written to ``DATA/root.token`` on
+  first start.
+- ``namespace`` (``sub`` = ``acme``): provision and delete profiles of ``acme``, mint
+  profile tokens there, and act on any *one* profile of ``acme`` per call.
+- ``profile`` (``sub`` = ``acme--alice``): act on that profile only, optionally locked to
+  one branch and to the scopes ``read`` / ``write``. It carries the profile's token epoch
+  at mint time; :meth:`~memoturn.engine.Engine.bump_token_epoch` revokes every older one.
+
+The signing key is derived from a deployment secret (never a per-node key), so every node
+of a deployment accepts the same tokens. Expiry is checked against the engine's clock.
+
+Authorisation looks only at the token's claims and the request's names before it looks
+anything up, so a refusal never says whether another profile exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from memoturn.core import validate
+from memoturn.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from memoturn.core.names import check_name, database_id
+
+if TYPE_CHECKING:
+    from memoturn.engine.engine import Engine
+
+ALGORITHM = "EdDSA"
+ISSUER = "memoturn"
+ROOT, NAMESPACE, PROFILE = "root", "namespace", "profile"
+READ, WRITE = "read", "write"
+SCOPES = (READ, WRITE)
+ROOT_TOKEN_FILE = "root.token"
+SIGNING_SECRET = "token-signing"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Grant:
+    """What a verified token allows (its claims, checked and typed)."""
+
+    kind: str
+    namespace: str | None = None
+    profile: str | None = None
+    branch: str | None = None
+    """The only branch the token may act on; ``None`` = any branch."""
+    scopes: frozenset[str] = frozenset(SCOPES)
+    epoch: int | None = None
+    expires_at: float | None = None
+
+    @property
+    def subject(self) -> str:
+        if self.kind == ROOT:
+            return ROOT
+        if self.kind == NAMESPACE:
+            return str(self.namespace)
+        return f"{self.namespace}--{self.profile}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MintedToken:
+    token: str
+    expires_at: float | None
+
+
+class TokenAuthority:
+    """Mints and verifies the deployment's tokens and decides what a grant may do."""
+
+    def __init__(self, engine: Engine, *, seed: bytes | None = None) -> None:
+        """``seed``: 32 bytes overriding the deployment secret (``MEMOTURN_SIGNING_KEY``)."""
+        self._engine = engine
+        seed = seed if seed is not None else engine.deployment_secret(SIGNING_SECRET)
+        if len(seed) != 32:
+            raise InvalidInput(f"the token-signing seed must be 32 bytes, got {len(seed)}")
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self._public = self._key.public_key()
+
+    # -- minting ---------------------------------------------------------------------------
+
+    def _sign(self, grant: Grant) -> MintedToken:
+        claims: dict[str, object] = {
+            "iss": ISSUER,
+            "sub": grant.subject,
+            "kind": grant.kind,
+            "iat": int(self._engine.clock.now()),
+            "jti": secrets.token_hex(8),
+        }
+        if grant.kind != ROOT:
+            claims["ns"] = grant.namespace
+        if grant.kind == PROFILE:
+            claims.update(
+                profile=grant.profile,
+                branch=grant.branch,
+                scopes=sorted(grant.scopes),
+                epoch=grant.epoch,
+            )
+        if grant.expires_at is not None:
+            claims["exp"] = grant.expires_at
+        return MintedToken(jwt.encode(claims, self._key, algorithm=ALGORITHM), grant.expires_at)
+
+    def mint_root(self) -> str:
+        return self._sign(Grant(ROOT)).token
+
+    def mint(
+        self,
+        issuer: Grant,
+        namespace: str,
+        *,
+        profile: str | None = None,
+        branch: str | None = None,
+        scopes: list[str] | None = None,
+        ttl_s: int | None = None,
+    ) -> MintedToken:
+        """Mint a namespace token (root only) or a profile token (root, or the namespace's
+        token). A minted token never outlives the token that minted it."""
+        self.require_namespace(issuer, namespace)
+        check_name(namespace, "namespace")
+        ttl = validate.ttl(ttl_s)
+        expires_at = self._engine.clock.now() + ttl if ttl is not None else None
+        if issuer.expires_at is not None:
+            expires_at = min(expires_at or issuer.expires_at, issuer.expires_at)
+        if profile is None:
+            if issuer.kind != ROOT:
+                raise Forbidden(
+                    "only the root token mints namespace tokens",
+                    hint="name a profile to mint a profile token",
+                )
+            if branch is not None or scopes is not None:
+                raise InvalidInput("branch and scopes apply to profile tokens only")
+            self._engine.list_profiles(namespace)  # NotFound if the namespace does not exist
+            return self._sign(Grant(NAMESPACE, namespace, expires_at=expires_at))
+        check_name(profile, "profile")
+        if branch is not None:
+            check_name(branch, "branch")
+        wanted = _scopes(scopes)
+        epoch = self._engine.token_epoch(namespace, profile)
+        return self._sign(
+            Grant(PROFILE, namespace, profile, branch, wanted, epoch, expires_at=expires_at)
+        )
+
+    def ensure_root_token(self) -> Path:
+        """Write ``DATA/root.token`` (mode 0600) unless it holds a token this deployment
+        accepts; returns its path."""
+        path = self._engine.data_dir / ROOT_TOKEN_FILE
+        if path.exists():
+            try:
+                if self.verify(path.read_text().strip()).kind == ROOT:
+                    return path
+            except Unauthorized:
+                pass  # signed by another key (e.g. a new MEMOTURN_SIGNING_KEY): replace it
+        tmp = path.with_name(f".{ROOT_TOKEN_FILE}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.mint_root() + "\n")
+        os.replace(tmp, path)
+        return path
+
+    # -- verifying -------------------------------------------------------------------------
+
+    def verify(self, token: str | None) -> Grant:
+        """The grant of a token, or :class:`Unauthorized` (missing, bad signature, expired,
+        malformed, revoked)."""
+        if not token:
+            raise Unauthorized(
+                "no bearer token", hint="send 'Authorization: Bearer TOKEN' (see DATA/root.token)"
+            )
+        try:
+            claims = jwt.decode(
+                token,
+                self._public,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={
+                    # Time is checked below against the engine's clock.
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["sub", "kind", "iat"],
+                },
+            )
+        except jwt.PyJWTError:
+            raise Unauthorized(
+                "the token is not valid", hint="its signature or format is wrong; mint a new one"
+            ) from None
+        grant = _grant(claims)
+        if grant.expires_at is not None and grant.expires_at <= self._engine.clock.now():
+            raise Unauthorized("the token has expired", hint="mint a new token")
+        if grant.kind == PROFILE:
+            # The token's own profile, never the one a request names: this reveals nothing.
+            try:
+                current = self._engine.token_epoch(str(grant.namespace), str(grant.profile))
+            except NotFound:
+                current = None  # the profile was deleted: its tokens went with it
+            if current != grant.epoch:
+                raise Unauthorized("the token has been revoked", hint="mint a new token")
+        return grant
+
+    # -- authorising -----------------------------------------------------------------------
+
+    def require_root(self, grant: Grant) -> None:
+        if grant.kind != ROOT:
+            raise Forbidden("this operation needs the root token")
+
+    def require_namespace(self, grant: Grant, namespace: str) -> None:
+        """Root, or a namespace token of ``namespace``."""
+        if grant.kind == ROOT:
+            return
+        if grant.kind != NAMESPACE or grant.namespace != namespace:
+            raise Forbidden(
+                "this token may not manage this namespace",
+                hint="use the namespace's token or the root token",
+            )
+
+    def require_profile(
+        self, grant: Grant, namespace: str, profile: str, *, branch: str | None, scope: str
+    ) -> None:
+        """May ``grant`` use ``scope`` on one profile-branch? ``branch=None`` means the call
+        spans branches (creating, listing, deleting them): branch-locked tokens may not."""
+        if grant.kind == ROOT:
+            return
+        if grant.namespace != namespace or (grant.kind == PROFILE and grant.profile != profile):
+            raise Forbidden(
+                "this token may not act on this profile",
+                hint="use a token minted for the profile you address",
+            )
+        if grant.kind != PROFILE:
+            return
+        if grant.branch is not None and grant.branch != branch:
+            raise Forbidden(
+                f"this token is locked to branch {grant.branch!r}",
+                hint="use a token that is not locked to a branch",
+            )
+        if scope not in grant.scopes:
+            raise Forbidden(
+                f"this token lacks the {scope!r} scope",
+                hint=f"its scopes are {', '.join(sorted(grant.scopes))}",
+            )
+
+
+def _scopes(scopes: list[str] | None) -> frozenset[str]:
+    if scopes is None:
+        return frozenset(SCOPES)
+    if not isinstance(scopes, list) or not scopes:
+        raise InvalidInput("scopes must be a non-empty list of 'read' and 'write'")
+    return frozenset(validate.choice(s, "scopes[]", SCOPES) for s in scopes)
+
+
+def _grant(claims: dict[str, object]) -> Grant:
+    kind = claims.get("kind")
+    exp = claims.get("exp")
+    expires_at = float(exp) if isinstance(exp, int | float) else None
+    try:
+        if kind == ROOT:
+            return Grant(ROOT, expires_at=expires_at)
+        ns = check_name(claims.get("ns"), "namespace")
+        if kind == NAMESPACE and claims.get("sub") == ns:
+            return Grant(NAMESPACE, ns, expires_at=expires_at)
+        if kind == PROFILE:
+            profile = check_name(claims.get("profile"), "profile")
+            branch = claims.get("branch")
+            epoch = claims.get("epoch")
+            if claims.get("sub") == database_id(ns, profile) and isinstance(epoch, int):
+                return Grant(
+                    PROFILE,
+                    ns,
+                    profile,
+                    check_name(branch, "branch") if branch is not None else None,
+                    _scopes(claims.get("scopes")),  # type: ignore[arg-type]
+                    epoch,
+                    expires_at,
+                )
+    except InvalidInput:
+        pass
+    raise Unauthorized("the token's claims are malformed", hint="mint a new token")

@@ -1,0 +1,62 @@
+"""Where everything lives in the object store. One module, so the layout reads at a glance.
+
+```
+deployment/{name}.key                           deployment-wide secrets (token signing)
+namespaces/{ns}.json                            a namespace exists
+manifests/{ns}/{profile}/{branch}.json          one manifest per profile-branch (CAS)
+leases/{ns}--{profile}/{branch}.json            the writer lease of a branch (CAS)
+profiles/{ns}--{profile}/token-epoch            tokens minted under an older epoch are revoked
+data/{ns}--{profile}/{branch}/seg/{txid:016d}.{epoch}    one committed transaction
+data/{ns}--{profile}/{branch}/snap/{txid:016d}.{epoch}   a full page image at txid
+```
+
+Manifests sit apart from data so that listing a namespace's profiles reads only manifests.
+Zero-padded txids keep listings in txid order.
+"""
+
+from __future__ import annotations
+
+
+def deployment_secret(name: str) -> str:
+    return f"deployment/{name}.key"
+
+
+def namespace(ns: str) -> str:
+    return f"namespaces/{ns}.json"
+
+
+NAMESPACES_PREFIX = "namespaces/"
+
+
+def manifest(db: str, branch: str) -> str:
+    ns, profile = db.split("--", 1)
+    return f"manifests/{ns}/{profile}/{branch}.json"
+
+
+def manifests_of_namespace(ns: str) -> str:
+    return f"manifests/{ns}/"
+
+
+def manifests_of_profile(db: str) -> str:
+    ns, profile = db.split("--", 1)
+    return f"manifests/{ns}/{profile}/"
+
+
+def lease(db: str, branch: str) -> str:
+    return f"leases/{db}/{branch}.json"
+
+
+def token_epoch(db: str) -> str:
+    return f"profiles/{db}/token-epoch"
+
+
+def data_prefix(db: str) -> str:
+    return f"data/{db}/"
+
+
+def segment(db: str, branch: str, txid: int, epoch: int) -> str:
+    return f"data/{db}/{branch}/seg/{txid:016d}.{epoch}"
+
+
+def snapshot(db: str, branch: str, txid: int, epoch: int) -> str:
+    return f"data/{db}/{branch}/snap/{txid:016d}.{epoch}"

@@ -1,0 +1,250 @@
+"""The manifest: one object per profile-branch naming its whole history, updated by CAS.
+
+A branch's history is a list of **runs**. A run starts from a *base* — nothing (the empty
+database, for ``main``), or the state of some branch at some txid (a fork, or a rewind of
+this branch) — and continues with one segment per txid from ``run.first``. The last run ends
+at ``head``; each earlier run ends where the next begins. So:
+
+- a branch is a new manifest whose only run is based on ``(parent, txid)``: metadata only;
+- a rewind to txid c appends a run based on ``(this branch, c)`` whose first segment only
+  moves ``meta.txid`` to ``head + 1``: txids stay monotonic and every earlier state stays
+  restorable, including the one just before the rewind (kept as an automatic checkpoint);
+- restore(T) = newest snapshot at or before T inside T's run (else the run's base) plus the
+  run's segments up to T.
+
+Segment keys carry the writer epoch that wrote them; ``epochs`` records the txids at which
+the epoch changed so every key can be derived without listing. Every update carries a fresh
+``write_id``: a CAS whose answer was lost is resolved by reading the manifest back.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+from typing import Any
+
+from memoturn.core.errors import Conflict, Internal, NotFound, Unavailable
+from memoturn.core.ids import new_id
+from memoturn.storage import keys
+from memoturn.storage.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed, StoreError
+
+FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    """The state of branch ``branch`` (incarnation ``branch_id``) at ``txid``."""
+
+    branch: str
+    branch_id: str
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    first: int
+    """The txid of this run's first segment."""
+    base: Ref | None
+    """What the run starts from; ``None`` is the empty database."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pin:
+    """A checkpoint: a named txid of the branch."""
+
+    txid: int
+    created_at: float
+    automatic: bool = False
+
+
+@dataclasses.dataclass
+class Manifest:
+    db: str
+    branch: str
+    id: str
+    """This incarnation of the branch; data keys include it, so a branch deleted and made
+    again never shares objects with its former self."""
+    created_at: float
+    runs: list[Run]
+    head: int
+    epoch: int = 0
+    epochs: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    """(first txid, epoch) change points of segment keys, ascending."""
+    snapshots: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    """(txid, epoch) of each snapshot, ascending by txid."""
+    checkpoints: dict[str, Pin] = dataclasses.field(default_factory=dict)
+    parent: Ref | None = None
+    expires_at: float | None = None
+    write_id: str = ""
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def new(
+        cls,
+        db: str,
+        branch: str,
+        now: float,
+        *,
+        parent: Ref | None = None,
+        expires_at: float | None = None,
+    ) -> Manifest:
+        first = parent.txid + 1 if parent else 1
+        return cls(
+            db=db,
+            branch=branch,
+            id=new_id(),
+            created_at=now,
+            runs=[Run(first, parent)],
+            head=first - 1,
+            parent=parent,
+            expires_at=expires_at,
+        )
+
+    @property
+    def branch_id(self) -> str:
+        return f"{self.branch}.{self.id}"
+
+    def ref(self, txid: int) -> Ref:
+        return Ref(self.branch, self.id, txid)
+
+    # -- history ------------------------------------------------------------------------
+
+    @property
+    def oldest(self) -> int:
+        """The oldest txid this branch can restore (its base state)."""
+        return self.runs[0].first - 1
+
+    def run_for(self, txid: int) -> tuple[int, Run]:
+        """The index and run holding ``txid``; raises NotFound outside the history."""
+        if not self.oldest <= txid <= self.head:
+            raise NotFound(
+                f"txid {txid} is not in the history of branch {self.branch!r} "
+                f"({self.oldest}..{self.head})"
+            )
+        firsts = [r.first for r in self.runs]
+        i = max(bisect.bisect_right(firsts, txid) - 1, 0)
+        return i, self.runs[i]
+
+    def run_end(self, i: int) -> int:
+        return self.runs[i + 1].first - 1 if i + 1 < len(self.runs) else self.head
+
+    def epoch_of(self, txid: int) -> int:
+        firsts = [f for f, _ in self.epochs]
+        i = bisect.bisect_right(firsts, txid) - 1
+        if i < 0:
+            raise Internal(f"{self.db}@{self.branch}: no epoch recorded for txid {txid}")
+        return self.epochs[i][1]
+
+    def segment_key(self, txid: int) -> str:
+        return keys.segment(self.db, self.branch_id, txid, self.epoch_of(txid))
+
+    def snapshot_key(self, txid: int, epoch: int) -> str:
+        return keys.snapshot(self.db, self.branch_id, txid, epoch)
+
+    def segment_txids(self) -> list[int]:
+        """Every txid of this branch that has a segment."""
+        out: list[int] = []
+        for i, run in enumerate(self.runs):
+            out.extend(range(run.first, self.run_end(i) + 1))
+        return out
+
+    def plan(self, txid: int) -> tuple[tuple[int, int] | None, Ref | None, list[int]]:
+        """How to restore ``txid``: (snapshot (txid, epoch) or None, base ref if no
+        snapshot, segment txids to apply in order)."""
+        _, run = self.run_for(txid)
+        usable = [s for s in self.snapshots if run.first <= s[0] <= txid]
+        if usable:
+            snap = usable[-1]
+            return snap, None, list(range(snap[0] + 1, txid + 1))
+        return None, run.base, list(range(run.first, txid + 1))
+
+    def segments_since_snapshot(self) -> int:
+        _, run = self.run_for(self.head)
+        last = max((s[0] for s in self.snapshots if s[0] >= run.first), default=run.first - 1)
+        return self.head - last
+
+    # -- changes (pure; the caller CASes the result) ------------------------------------
+
+    def with_segment(self, txid: int, epoch: int) -> None:
+        if txid != self.head + 1:
+            raise Internal(f"{self.db}@{self.branch}: segment {txid} after head {self.head}")
+        if not self.epochs or self.epochs[-1][1] != epoch:
+            self.epochs.append((txid, epoch))
+        self.head = txid
+
+    # -- encoding -----------------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        doc = dataclasses.asdict(self)
+        doc["format"] = FORMAT
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Manifest:
+        try:
+            doc: dict[str, Any] = json.loads(data)
+            if doc.pop("format") != FORMAT:
+                raise ValueError("unknown manifest format")
+            ref = lambda r: Ref(**r) if r else None  # noqa: E731
+            return cls(
+                **{
+                    **doc,
+                    "runs": [Run(r["first"], ref(r["base"])) for r in doc["runs"]],
+                    "epochs": [tuple(e) for e in doc["epochs"]],
+                    "snapshots": [tuple(s) for s in doc["snapshots"]],
+                    "checkpoints": {k: Pin(**v) for k, v in doc["checkpoints"].items()},
+                    "parent": ref(doc["parent"]),
+                }
+            )
+        except (ValueError, KeyError, TypeError) as e:
+            raise Internal(f"corrupt manifest: {e}", hint="restore it from a backup") from None
+
+
+def load(store: ObjectStore, db: str, branch: str) -> tuple[Manifest, str]:
+    """The branch's manifest and its etag; NotFound if the branch does not exist."""
+    try:
+        obj = store.get(keys.manifest(db, branch), op="get_manifest")
+    except ObjectNotFound:
+        raise NotFound(f"no branch {branch!r} of profile {db}") from None
+    return Manifest.decode(obj.data), obj.etag
+
+
+def create(store: ObjectStore, manifest: Manifest) -> str:
+    """Write a new manifest; Conflict if the branch exists."""
+    manifest.write_id = new_id()
+    try:
+        return store.put(
+            keys.manifest(manifest.db, manifest.branch),
+            manifest.encode(),
+            if_absent=True,
+            op="create_manifest",
+        )
+    except PreconditionFailed:
+        raise Conflict(f"branch {manifest.branch!r} of {manifest.db} already exists") from None
+
+
+def cas(store: ObjectStore, manifest: Manifest, etag: str) -> str:
+    """Replace the manifest if it is still at ``etag``; returns the new etag.
+
+    PreconditionFailed if someone else changed it. A store error whose write may still
+    have landed is resolved by reading the manifest back and comparing ``write_id``.
+    """
+    manifest.write_id = new_id()
+    key = keys.manifest(manifest.db, manifest.branch)
+    try:
+        return store.put(key, manifest.encode(), if_match=etag, op="cas_manifest")
+    except (StoreError, PreconditionFailed) as e:
+        try:
+            current = store.get(key, op="resolve_manifest")
+        except (StoreError, ObjectNotFound):
+            raise e from None
+        if Manifest.decode(current.data).write_id == manifest.write_id:
+            return current.etag  # it landed; only the answer was lost
+        if isinstance(e, StoreError):
+            raise Unavailable(
+                f"could not update the manifest of {manifest.db}@{manifest.branch}: {e}",
+                hint="retry",
+            ) from None
+        raise

@@ -1,0 +1,258 @@
+"""A profile-branch's durable history in the object store, as one node sees it.
+
+The writer path, after every committed SQLite transaction: capture its WAL frames, encode
+one immutable segment, put it, then CAS the manifest's head forward. With durability
+``object`` (the default) the write is acknowledged only after that CAS; with ``local`` it is
+acknowledged after the local commit and shipped by a background thread (the window of loss
+is whatever that thread has not shipped yet).
+
+The reader path: :func:`build_image` materialises any txid of any branch from its manifest.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import apsw
+
+from memoturn.core.errors import Internal, MemoturnError, Unavailable
+from memoturn.storage import keys
+from memoturn.storage import manifest as manifests
+from memoturn.storage.manifest import Manifest, Ref
+from memoturn.storage.objectstore import ObjectStore, PreconditionFailed
+from memoturn.storage.restore import restore_to_bytes, take_snapshot
+from memoturn.storage.segment import Segment, Snapshot
+from memoturn.storage.wal import CapturedTx, WalCapture
+
+Durability = Literal["object", "local"]
+SNAPSHOT_EVERY = 256
+"""Write a snapshot once this many segments follow the last one (bounds wake time)."""
+WAL_CHECKPOINT_FRAMES_BYTES = 4 * 1024 * 1024
+_FETCHERS = 8
+
+
+def merge(txs: list[CapturedTx]) -> CapturedTx:
+    """Several captured transactions as one (the last version of each page wins).
+
+    Commits that are not txids of their own (schema creation, recording the embedder) are
+    folded into the next txid's segment this way."""
+    if len(txs) == 1:
+        return txs[0]
+    pages: dict[int, bytes] = {}
+    for tx in txs:
+        pages.update(tx.pages)
+    last = txs[-1]
+    return CapturedTx(
+        last.page_size,
+        last.db_size_pages,
+        {n: p for n, p in pages.items() if n <= last.db_size_pages},
+    )
+
+
+def _page_size(image: bytes) -> int:
+    raw = int.from_bytes(image[16:18], "big")
+    return 65536 if raw == 1 else raw
+
+
+def build_image(store: ObjectStore, m: Manifest, txid: int) -> bytes:
+    """The database file of branch ``m`` at ``txid`` (b"" for the empty database),
+    integrity-checked."""
+    snap, base, seg_txids = m.plan(txid)
+    start: Snapshot | None
+    if snap is not None:
+        start = Snapshot.decode(store.get(m.snapshot_key(*snap), op="get_snapshot").data)
+    elif base is not None:
+        parent = m if base.branch_id == m.id else _load_ref(store, m.db, base)
+        image = build_image(store, parent, base.txid)
+        ps = _page_size(image) if image else 4096
+        start = Snapshot(seg_txids[0] - 1 if seg_txids else txid, ps, len(image) // ps, image)
+    else:
+        start = None
+    keys = [m.segment_key(t) for t in seg_txids]
+    if len(keys) > 4:
+        with ThreadPoolExecutor(_FETCHERS) as pool:
+            blobs = list(pool.map(lambda k: store.get(k, op="get_segment").data, keys))
+    else:
+        blobs = [store.get(k, op="get_segment").data for k in keys]
+    return restore_to_bytes(start, (Segment.decode(b) for b in blobs))
+
+
+def _load_ref(store: ObjectStore, db: str, ref: Ref) -> Manifest:
+    m, _ = manifests.load(store, db, ref.branch)
+    if m.id != ref.branch_id:
+        raise Internal(
+            f"{db}: branch {ref.branch!r} was deleted and made again; a branch forked from "
+            "the old one lost its base"
+        )
+    return m
+
+
+class Replica:
+    """The writer's side of one profile-branch: ships each commit, keeps the manifest."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        m: Manifest,
+        etag: str,
+        *,
+        durability: Durability = "object",
+        on_shipped: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.manifest = m
+        self.etag = etag
+        self.durability = durability
+        self.epoch = 0
+        self._capture: WalCapture | None = None
+        self._conn: apsw.Connection | None = None
+        self._lock = threading.RLock()
+        self._on_shipped = on_shipped
+        self._queue: queue.Queue[Segment | None] = queue.Queue()
+        self._shipper: threading.Thread | None = None
+        self.ship_error: MemoturnError | None = None
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def attach(self, conn: apsw.Connection, db_path: str) -> None:
+        """Start capturing commits of ``conn`` (the branch's only writer connection)."""
+        self._conn = conn
+        self._capture = WalCapture(conn, db_path)
+
+    def fence(self, epoch: int) -> None:
+        """Become the writer at ``epoch``: raise the manifest's epoch so older writers'
+        CASes fail. The caller checked that its local state equals the manifest head."""
+        with self._lock:
+            m = self._fresh()
+            if m.epoch > epoch:
+                raise Unavailable(
+                    f"a newer writer (epoch {m.epoch}) owns {m.db}@{m.branch}", hint="retry"
+                )
+            m.epoch = epoch
+            self.etag = manifests.cas(self.store, m, self.etag)
+            self.manifest, self.epoch = m, epoch
+
+    def _fresh(self) -> Manifest:
+        m, etag = manifests.load(self.store, self.manifest.db, self.manifest.branch)
+        self.manifest, self.etag = m, etag
+        return Manifest.decode(m.encode())
+
+    # -- the commit path ---------------------------------------------------------------------
+
+    def on_commit(self, txid: int) -> None:
+        """Capture the transaction that committed ``txid`` and make it durable (object
+        mode) or queue it (local mode). Raises if it could not be made durable: the write
+        must then not be acknowledged, and the caller discards the local database."""
+        assert self._capture is not None
+        txs = self._capture.capture()
+        if not txs:
+            raise Internal(f"commit of txid {txid} left no frames in the WAL")
+        segment = merge(txs).segment(txid, epoch=self.epoch)
+        if self.durability == "object":
+            self._ship(segment)
+        else:
+            if self.ship_error is not None:
+                raise self.ship_error
+            self._ensure_shipper()
+            self._queue.put(segment)
+
+    def _ship(self, segment: Segment) -> None:
+        with self._lock:
+            m = self.manifest
+            key = keys.segment(m.db, m.branch_id, segment.txid, segment.epoch)
+            # A plain put: only this epoch's writer writes this key, and a failed earlier
+            # attempt at the same txid (never in the manifest) may be overwritten.
+            self.store.put(key, segment.encode(), op="put_segment")
+            self._advance(lambda mm: mm.with_segment(segment.txid, segment.epoch))
+            if self._on_shipped:
+                self._on_shipped(segment.txid, len(segment.pages) * segment.page_size)
+
+    def _advance(self, change: Callable[[Manifest], None]) -> None:
+        """Apply ``change`` to the manifest and CAS it. If the CAS loses only to a metadata
+        change (a checkpoint or branch made on another node: same epoch, same head), redo
+        the change on the fresh manifest; anything else means we were fenced."""
+        for _ in range(5):
+            m = Manifest.decode(self.manifest.encode())
+            head, epoch = m.head, self.epoch
+            change(m)
+            try:
+                self.etag = manifests.cas(self.store, m, self.etag)
+                self.manifest = m
+                return
+            except PreconditionFailed:
+                fresh = self._fresh()
+                if fresh.epoch != epoch or fresh.head != head:
+                    raise Unavailable(
+                        f"{m.db}@{m.branch} was written by another node (epoch {fresh.epoch})",
+                        hint="retry; this node will reload the profile",
+                    ) from None
+        raise Unavailable(f"{self.manifest.db}: manifest kept changing under us", hint="retry")
+
+    def update_manifest(self, change: Callable[[Manifest], None]) -> Manifest:
+        """A metadata change (checkpoints, TTL) as the writer; returns the new manifest."""
+        with self._lock:
+            self.flush()
+            self._advance(change)
+            return self.manifest
+
+    # -- local durability ---------------------------------------------------------------------
+
+    def _ensure_shipper(self) -> None:
+        if self._shipper is None or not self._shipper.is_alive():
+            self._shipper = threading.Thread(target=self._ship_loop, daemon=True, name="shipper")
+            self._shipper.start()
+
+    def _ship_loop(self) -> None:
+        while True:
+            segment = self._queue.get()
+            try:
+                if segment is None:
+                    return
+                if self.ship_error is None:
+                    self._ship(segment)
+            except MemoturnError as e:
+                # Later commits cannot be shipped past a gap: stop, and fail the next write.
+                self.ship_error = Unavailable(
+                    f"shipping txid {segment.txid if segment else '?'} failed: {e}",
+                    hint="the node must reload this profile from the object store",
+                )
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait until every queued segment is shipped (local mode); raise if one failed."""
+        if self._shipper is not None:
+            self._queue.join()
+        if self.ship_error is not None:
+            raise self.ship_error
+
+    # -- snapshots and checkpoints of the WAL ------------------------------------------------
+
+    def snapshot(self) -> None:
+        """Write a full image at the head (the caller holds the profile's write lock)."""
+        assert self._conn is not None
+        with self._lock:
+            self.flush()
+            head = self.manifest.head
+            snap = take_snapshot(self._conn, head, epoch=self.epoch)
+            self.store.put(
+                self.manifest.snapshot_key(head, self.epoch), snap.encode(), op="put_snapshot"
+            )
+            epoch = self.epoch
+            self._advance(lambda mm: mm.snapshots.append((head, epoch)))
+
+    def maybe_checkpoint_wal(self, wal_bytes: int) -> None:
+        """Fold the WAL into the database file once it is big and fully captured."""
+        if self._capture is not None and wal_bytes > WAL_CHECKPOINT_FRAMES_BYTES:
+            self.flush()
+            self._capture.checkpoint()
+
+    def close(self) -> None:
+        if self._shipper is not None:
+            self._queue.put(None)
+            self._shipper.join(timeout=30)
+            self._shipper = None
