@@ -173,3 +173,25 @@ def test_branch_and_checkpoint_are_metadata_only(make_engine, shared_store) -> N
     metered.reset()
     eng.create_checkpoint("acme", "alice", "cp")
     assert set(metered.stats()) <= {"get_manifest", "cas_manifest", "get_lease", "cas_lease"}
+
+
+def test_gc_deletes_only_unreachable_and_expired(make_engine, shared_store, clock) -> None:
+    eng = make_engine()
+    p = provision(eng)
+    for i in range(3):
+        p.ingest("fact", f"fact {i}")
+    eng.create_branch("acme", "alice", "burner", ttl_s=10)
+    eng.profile("acme", "alice", "burner").ingest("fact", "burner fact")
+    eng.hibernate("acme", "alice", "burner")
+    orphan = "data/acme--alice/main.orphan/seg/0000000000000001.1"
+    shared_store.put(orphan, b"left by a failed write")
+    young = [r for r in eng.gc(min_age_s=3600) if r.db == "acme--alice"][0]
+    assert young.deleted == 0 and young.expired_branches == []
+    clock.advance(11)
+    report = [r for r in eng.gc(min_age_s=0) if r.db == "acme--alice"][0]
+    assert report.expired_branches == ["burner"]
+    assert shared_store.head(orphan) is None
+    remaining = [i.key for i in shared_store.list("data/acme--alice/")]
+    assert remaining and all("/main." in k for k in remaining)
+    fresh = make_engine().profile("acme", "alice")
+    assert len(fresh.list_memories()) == 3

@@ -33,6 +33,7 @@ from memoturn.engine.catalog import Catalog
 from memoturn.engine.gate import Gate
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
+from memoturn.storage.gc import GcReport, collect
 from memoturn.storage.lease import DEFAULT_TTL_S, Lease
 from memoturn.storage.localdir import LocalDirStore
 from memoturn.storage.objectstore import ObjectStore
@@ -90,6 +91,7 @@ class Engine(BranchOps):
         min_txid_wait_s: float = 5.0,
         background: bool = False,
         maintenance_interval: float = 1.0,
+        gc_interval: float = 600.0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +117,8 @@ class Engine(BranchOps):
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._maintainer: threading.Thread | None = None
+        self.gc_interval = gc_interval
+        self._last_gc = time.monotonic()
         self.on_segment_shipped: Callable[[int, int], None] | None = None
         if background:
             self._maintainer = threading.Thread(
@@ -374,10 +378,24 @@ class Engine(BranchOps):
                     log.warning("hibernation of %s failed", ob.key[0], exc_info=True)
                     self._discard(ob)
 
+    def gc(self, *, min_age_s: float = 3600.0) -> list[GcReport]:
+        """Collect unreachable objects and expired burner branches of every profile."""
+        reports = []
+        now = self.clock.now()
+        for ns in self.catalog.list_namespaces():
+            for name in self.catalog.list_profiles(ns):
+                reports.append(
+                    collect(self.store, database_id(ns, name), now=now, min_age_s=min_age_s)
+                )
+        return reports
+
     def _maintain_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
                 self.maintain()
+                if time.monotonic() - self._last_gc >= self.gc_interval:
+                    self._last_gc = time.monotonic()
+                    self.gc()
             except Exception:
                 log.exception("maintenance round failed")
 
