@@ -1,0 +1,91 @@
+"""A real node on a loopback port in a background thread, for tests and embedding.
+
+with BackgroundServer(create_app(engine)) as server:
+    httpx.get(server.url + "/healthz")
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from memoturn.engine.tokens import ROOT_TOKEN_FILE
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn. Its protocol must be IPPROTO_TCP (not 0): asyncio
+    sets TCP_NODELAY only on such sockets, and without it every keep-alive response waits
+    for the client's delayed ACK (40 ms)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class BackgroundServer:
+    """Serves an ASGI app with uvicorn on ``host`` (an OS-chosen port unless ``port`` is
+    given) in a daemon thread; :attr:`url` is set once it accepts connections."""
+
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._socket = listening_socket(host, port)
+        self.host, self.port = self._socket.getsockname()[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    def start(self, timeout_s: float = 10.0) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout_s)
+        self._socket.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ThrowawayNode:
+    """A whole node for tests and demos: an engine on ``data_dir``, its app on a loopback
+    port, and the root token. ``engine_options`` go to :func:`memoturn.open`.
+
+        with ThrowawayNode(tmp_path) as node:
+            client = memoturn.Client(node.url, node.root_token)
+    """
+
+    def __init__(self, data_dir: str | Path, **engine_options: Any) -> None:
+        from memoturn import open as open_engine
+        from memoturn.http.app import create_app
+
+        self.data_dir = Path(data_dir)
+        self.engine = open_engine(self.data_dir, **engine_options)
+        self.app = create_app(self.engine)
+        self.root_token = (self.data_dir / ROOT_TOKEN_FILE).read_text().strip()
+        self.server = BackgroundServer(self.app)
+        self.url = self.server.url
+
+    def __enter__(self) -> ThrowawayNode:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+        self.engine.close()
