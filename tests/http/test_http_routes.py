@@ -240,6 +240,7 @@ def test_body_limit_is_413_before_parsing(alice) -> None:
 
 
 def test_metrics(anon, alice) -> None:
+    alice.post(P + "/memories", json={"type": "fact", "content": "metrics probe"})
     alice.get(P + "/memories")
     text = anon.get("/metrics").text
     assert 'route="/v1/namespaces/{ns}/profiles/{profile}/memories"' in text
