@@ -185,10 +185,10 @@ def test_gc_deletes_only_unreachable_and_expired(make_engine, shared_store, cloc
     eng.hibernate("acme", "alice", "burner")
     orphan = "data/acme--alice/main.orphan/seg/0000000000000001.1"
     shared_store.put(orphan, b"left by a failed write")
-    young = [r for r in eng.gc(min_age_s=3600) if r.db == "acme--alice"][0]
+    young = next(r for r in eng.gc(min_age_s=3600) if r.db == "acme--alice")
     assert young.deleted == 0 and young.expired_branches == []
     clock.advance(11)
-    report = [r for r in eng.gc(min_age_s=0) if r.db == "acme--alice"][0]
+    report = next(r for r in eng.gc(min_age_s=0) if r.db == "acme--alice")
     assert report.expired_branches == ["burner"]
     assert shared_store.head(orphan) is None
     remaining = [i.key for i in shared_store.list("data/acme--alice/")]
