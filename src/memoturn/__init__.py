@@ -47,3 +47,8 @@ __all__ = [
 def open(path: str | Path, **options: Any) -> Engine:
     """Open (or create) a Memoturn data directory in process; see :class:`Engine`."""
     return Engine(path, **options)
+
+
+from memoturn.client import AsyncClient, Client  # noqa: E402  (the SDK; appended)
+
+__all__ += ["AsyncClient", "Client"]
