@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from memoturn.bench import profile_bench
+from memoturn.bench import profile_bench, storage_bench
 from memoturn.bench.stats import render_table, write_json
 
 
@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="comma-separated profile sizes for recall (default 1000,10000)",
     )
+    parser.add_argument(
+        "--only", choices=["storage", "recall"], default=None, help="run one group of scenarios"
+    )
+    parser.add_argument(
+        "--no-s3", action="store_true", help="skip the S3 scenarios (they start moto's server)"
+    )
     args = parser.parse_args(argv)
     sizes = (
         [int(s) for s in args.sizes.split(",")]
@@ -41,12 +47,47 @@ def main(argv: list[str] | None = None) -> int:
     n_queries = 30 if args.quick else 200
     n_single = 20 if args.quick else 200
     print(f"memoturn bench: profile sizes {sizes}, {n_queries} queries per mode", file=sys.stderr)
-    results = profile_bench.run(sizes, n_queries=n_queries, n_single=n_single)
+    results = []
+    if args.only in (None, "storage"):
+        results += storage_bench.run(
+            quick=args.quick, sizes=[10, 300] if args.quick else [10, 10_000], s3=_moto(args)
+        )
+    if args.only in (None, "recall"):
+        results += profile_bench.run(sizes, n_queries=n_queries, n_single=n_single)
     print(render_table(results))
     out = args.out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_json(results, out, {"args": vars(args) | {"out": str(args.out)}})
     print(f"\nJSON report: {out}")
     return 0
+
+
+def _moto(args: argparse.Namespace) -> object | None:
+    """An S3 store on moto's server on loopback, if moto is installed (a dev dependency)."""
+    if args.no_s3:
+        return None
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        print("moto is not installed: skipping the S3 scenarios", file=sys.stderr)
+        return None
+    import logging
+
+    from memoturn.storage.s3 import S3Store
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    creds = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench-secret"}
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **creds).create_bucket(
+        Bucket="bench"
+    )
+    return S3Store(
+        "bench", endpoint=endpoint, region="us-east-1", access_key_id="bench",
+        secret_access_key="bench-secret", allow_http=True,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ class BranchOps:
         _remove(tmp)
         if image:
             tmp.write_bytes(image)
-        db = ProfileDatabase(tmp, clock=self.clock)
+        db = ProfileDatabase(tmp, clock=self.clock, synchronous=self._synchronous)
         try:
             capture = WalCapture(db.conn, str(tmp))
             with db.conn:
@@ -185,7 +185,9 @@ class BranchOps:
         for suffix in ("-wal", "-shm"):
             _remove(ob.path.with_name(ob.path.name + suffix))
         os.replace(tmp, ob.path)
-        self._attach(ob, Profile(ob.path, self.embedder, clock=self.clock))
+        self._attach(
+            ob, Profile(ob.path, self.embedder, clock=self.clock, synchronous=self._synchronous)
+        )
         ob.poisoned = False
         return RewindResult(new, undo)
 

@@ -101,6 +101,9 @@ class Engine(BranchOps):
             object_store = open_store(object_store)
         self.store: ObjectStore = object_store
         self.durability: Durability = durability
+        # The local copy makes a write durable only in "local" mode; in "object" mode it is
+        # disposable (rebuilt from the store after a crash), so it need not fsync.
+        self._synchronous = "full" if durability == "local" else "off"
         self.hibernate_after = hibernate_after
         self.lease_ttl = lease_ttl
         self.node_id = node_id or new_id()
@@ -256,7 +259,7 @@ class Engine(BranchOps):
         _remove_db_files(path)
         if m.head > 0:
             path.write_bytes(build_image(self.store, m, m.head))
-        profile = Profile(path, self.embedder, clock=self.clock)
+        profile = Profile(path, self.embedder, clock=self.clock, synchronous=self._synchronous)
         lease = self._leases.get(key)
         if lease is None or lease.key != Lease.key_for(db, m.branch_id):
             lease = self._leases[key] = Lease(

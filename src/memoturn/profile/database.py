@@ -55,7 +55,7 @@ class ProfileDatabase:
     profile has one writer by design.
     """
 
-    def __init__(self, path: Path, *, clock: Clock) -> None:
+    def __init__(self, path: Path, *, clock: Clock, synchronous: str = "full") -> None:
         self.path = path
         self.clock = clock
         self.lock = threading.RLock()
@@ -65,7 +65,9 @@ class ProfileDatabase:
         self._pragma("wal_autocheckpoint", "0", expect=0)
         self._pragma("secure_delete", "on", expect=1)
         self._pragma("foreign_keys", "off")
-        self._pragma("synchronous", "full")
+        # "full" when the local file is what makes a write durable; "off" when the object
+        # store is (the local copy is disposable and rebuilt from the store after a crash).
+        self._pragma("synchronous", synchronous)
         self.commit_listeners: list[CommitListener] = []
         self.before_write: list[Callable[[], None]] = []
         """Called under the lock before each write begins (the engine checks its writer

@@ -27,10 +27,17 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps):
     """Every operation on one profile-branch. Each mutating call is one SQLite transaction
     and returns (or carries) the new txid."""
 
-    def __init__(self, path: Path, embedder: Embedder, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        embedder: Embedder,
+        *,
+        clock: Clock | None = None,
+        synchronous: str = "full",
+    ) -> None:
         self.clock = clock or SystemClock()
         self.embedder = embedder
-        self.db = ProfileDatabase(path, clock=self.clock)
+        self.db = ProfileDatabase(path, clock=self.clock, synchronous=synchronous)
         try:
             self._check_embedder()
             self.memory_index = self._load_index(
