@@ -157,3 +157,16 @@ def test_memory_store_backend_works_too(tmp_path, embedder, clock) -> None:
         provision(a).ingest("fact", "in memory")
     with memoturn.open(tmp_path / "b", object_store=store, embedder=embedder, clock=clock) as b:
         assert b.profile("acme", "alice").list_memories()[0].content == "in memory"
+
+
+def test_maintenance_embeds_deferred_memories(make_engine) -> None:
+    eng = make_engine()
+    p = provision(eng)
+    p.ingest_many(
+        [{"type": "fact", "content": f"bulk {i}"} for i in range(10)], defer_embedding=True
+    )
+    assert p.pending_embeddings() == 10
+    eng.maintain()
+    assert p.pending_embeddings() == 0
+    fresh = make_engine().profile("acme", "alice")
+    assert fresh.pending_embeddings() == 0  # the embeddings were shipped too

@@ -3,8 +3,9 @@ writes through real HTTP."""
 
 from __future__ import annotations
 
-import memoturn
 from tests.engine.conftest import provision, state
+
+import memoturn
 
 
 def test_engine_on_s3(tmp_path, moto_s3, embedder) -> None:

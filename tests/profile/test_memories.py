@@ -139,3 +139,21 @@ def test_ttl_expiry_hides_then_sweeper_purges(profile, clock) -> None:
     assert profile.list_memories() == []
     assert profile.sweep().count == 1
     assert profile.sweep().count == 0
+
+
+def test_deferred_embedding(profile) -> None:
+    results = profile.ingest_many(
+        [
+            {"type": "fact", "content": "Alice is allergic to peanuts"},
+            {"type": "fact", "content": "x"},
+        ],
+        defer_embedding=True,
+    )
+    assert profile.pending_embeddings() == 2
+    assert profile.recall("peanuts", mode="keyword").results  # keyword-recallable at once
+    assert profile.recall("which nuts must she avoid?", mode="vector").results == []
+    assert profile.embed_pending() == 2
+    assert profile.txid == results[0].txid + 1
+    assert profile.pending_embeddings() == 0 and profile.embed_pending() == 0
+    hit = profile.recall("which nuts must she avoid?", mode="vector").results[0]
+    assert hit.memory.content == "Alice is allergic to peanuts"

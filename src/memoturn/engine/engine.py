@@ -374,12 +374,31 @@ class Engine(BranchOps):
                         lease.renew()
                 except Exception:
                     log.warning("lease upkeep of %s failed", ob.key[0], exc_info=True)
+            self._embed_pending(ob)
             if now - ob.last_used >= self.hibernate_after and not ob.gate.busy:
                 try:
                     self._hibernate(ob, wait=False)
                 except Exception:
                     log.warning("hibernation of %s failed", ob.key[0], exc_info=True)
                     self._discard(ob)
+
+    def _embed_pending(self, ob: OpenBranch, budget_s: float = 0.5) -> None:
+        """Embed memories ingested with ``defer_embedding``, for at most ``budget_s``."""
+        deadline = time.monotonic() + budget_s
+        while not ob.closed and time.monotonic() < deadline:
+            try:
+                with ob.gate.shared():
+                    if ob.closed or ob.profile.embed_pending() == 0:
+                        return
+            except Exception:
+                log.warning("background embedding of %s failed", ob.key[0], exc_info=True)
+                return
+
+    def flush_embeddings(self, ns: str, name: str, branch: str = MAIN) -> None:
+        """Embed everything a branch ingested with ``defer_embedding`` now."""
+        handle = self.profile(ns, name, branch)
+        while handle.embed_pending() > 0:
+            pass
 
     def gc(self, *, min_age_s: float = 3600.0) -> list[GcReport]:
         """Collect unreachable objects and expired burner branches of every profile."""

@@ -97,10 +97,16 @@ class MemoryOps:
         """
         return self._ingest_requests([_checked({"type": type, "content": content, **fields})])[0]
 
-    def ingest_many(self: Profile, items: Sequence[Mapping[str, Any]]) -> list[IngestResult]:
+    def ingest_many(
+        self: Profile, items: Sequence[Mapping[str, Any]], *, defer_embedding: bool = False
+    ) -> list[IngestResult]:
         """Ingest a batch in one transaction (one txid); results in input order.
 
         The whole batch is validated before anything is written: one bad item rejects all.
+        ``defer_embedding`` acknowledges before the memories are embedded (bulk imports:
+        the embedder, not storage, bounds synchronous ingest): they are keyword-recallable
+        at once and found by meaning once :meth:`embed_pending` has run (the engine runs it
+        in the background).
         """
         if not isinstance(items, Sequence) or isinstance(items, str | bytes):
             raise InvalidInput("items must be a list of memory objects")
@@ -112,16 +118,20 @@ class MemoryOps:
                 requests.append(_checked(item))
             except MemoturnError as e:
                 raise type(e)(f"items[{i}]: {e.message}", hint=e.hint) from None
-        return self._ingest_requests(requests)
+        return self._ingest_requests(requests, defer_embedding=defer_embedding)
 
-    def _ingest_requests(self: Profile, requests: list[_Request]) -> list[IngestResult]:
+    def _ingest_requests(
+        self: Profile, requests: list[_Request], *, defer_embedding: bool = False
+    ) -> list[IngestResult]:
         # Embed outside the lock, and only what is not already answered.
         answered = self._answered_without_write(requests)
         todo = [r for r, a in zip(requests, answered, strict=True) if a is None]
         if not todo:
             return [a for a in answered if a is not None]
-        vectors = self._embed([r.content for r in todo])
-        vec_of = {id(r): vectors[i] for i, r in enumerate(todo)}
+        vec_of: dict[int, np.ndarray] = {}
+        if not defer_embedding:
+            vectors = self._embed([r.content for r in todo])
+            vec_of = {id(r): vectors[i] for i, r in enumerate(todo)}
         results: list[IngestResult | None] = list(answered)
         with self.db.write() as tx:
             for i, req in enumerate(requests):
@@ -248,6 +258,46 @@ class MemoryOps:
         ):
             raise NotFound(f"memory {memory_id!r} has expired")
         return mem
+
+    def pending_embeddings(self: Profile) -> int:
+        """How many memories still wait for their embedding (see ``defer_embedding``)."""
+        with self.db.read() as cur:
+            (n,) = cur.execute("SELECT count(*) FROM memories WHERE embedding IS NULL").fetchone()
+        return int(n)
+
+    def embed_pending(self: Profile, limit: int = 256) -> int:
+        """Embed up to ``limit`` memories ingested with ``defer_embedding``, in one write
+        transaction; returns how many (0: nothing was pending, nothing written)."""
+        with self.db.read() as cur:
+            todo = cur.execute(
+                "SELECT rid, content FROM memories WHERE embedding IS NULL ORDER BY rid LIMIT ?",
+                (limit,),
+            ).fetchall()
+        if not todo:
+            return 0
+        vectors = self._embed([content for _, content in todo])
+        with self.db.write() as tx:
+            done = 0
+            for (rid, _), vec in zip(todo, vectors, strict=True):
+                row = tx.cursor.execute(
+                    "SELECT valid_from, valid_to, expires_at FROM memories "
+                    "WHERE rid = ? AND embedding IS NULL",
+                    (rid,),
+                ).fetchone()
+                if row is None:
+                    continue  # deleted or embedded meanwhile
+                tx.cursor.execute(
+                    "UPDATE memories SET embedding = ? WHERE rid = ?", (rows.to_blob(vec), rid)
+                )
+                tx.after_commit(
+                    lambda rid=rid, vec=vec, row=row: self.memory_index.add(
+                        rid, vec, valid_from=row[0], valid_to=row[1], expires_at=row[2]
+                    )
+                )
+                done += 1
+            if done == 0:
+                tx.cancel()
+        return done
 
     def get_memory(self: Profile, memory_id: str) -> Memory:
         """One memory by id, current or historical; expired memories are not found."""

@@ -138,6 +138,10 @@ MIGRATIONS: list[list[str]] = [
         "INSERT INTO turns_fts(turns_fts, rank) VALUES ('secure-delete', 1)",
         "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('secure-delete', 1)",
     ],
+    [
+        # Memories ingested with defer_embedding wait here for the background embedder.
+        "CREATE INDEX memories_unembedded ON memories(rid) WHERE embedding IS NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
