@@ -62,15 +62,15 @@ def test_hibernation_snapshot_makes_wake_read_one_image(make_engine, shared_stor
     assert stats["get_snapshot"]["calls"] == 1 and "get_segment" not in stats
 
 
-def test_idle_profiles_cause_no_lease_traffic(make_engine, shared_store) -> None:
+def test_idle_profiles_cause_no_lease_traffic(make_engine, shared_store, clock) -> None:
     metered = MeteredStore(shared_store)
-    eng = make_engine(object_store=metered, lease_ttl=0.05)
+    eng = make_engine(object_store=metered)
     p = provision(eng)
     p.ingest("fact", "x")
-    import time
-
-    time.sleep(0.1)
+    metered.reset()
+    clock.advance(eng.lease_ttl + 1)
     eng.maintain()  # releases the idle writer's lease
+    assert metered.stats()["cas_lease"]["calls"] == 1
     metered.reset()
     for _ in range(3):
         p.recall("x")
@@ -170,3 +170,18 @@ def test_maintenance_embeds_deferred_memories(make_engine) -> None:
     assert p.pending_embeddings() == 0
     fresh = make_engine().profile("acme", "alice")
     assert fresh.pending_embeddings() == 0  # the embeddings were shipped too
+
+
+def test_hibernation_follows_the_injected_clock(make_engine, clock) -> None:
+    eng = make_engine(hibernate_after=300)
+    p = provision(eng)
+    p.ingest("fact", "x")
+    eng.maintain()
+    assert eng.open_profile_count() == 1
+    clock.advance(299)
+    eng.maintain()
+    assert eng.open_profile_count() == 1
+    clock.advance(2)
+    eng.maintain()
+    assert eng.open_profile_count() == 0
+    assert p.list_memories()[0].content == "x"

@@ -38,7 +38,9 @@ from memoturn.storage.lease import DEFAULT_TTL_S, Lease
 from memoturn.storage.localdir import LocalDirStore
 from memoturn.storage.objectstore import ObjectStore
 from memoturn.storage.replica import SNAPSHOT_EVERY, Durability, Replica, build_image
+from memoturn.storage.s3 import S3Store
 from memoturn.storage.url import open_store
+from memoturn.storage.wrappers import MeteredStore, RetryingStore
 
 MAIN = "main"
 HIBERNATION_SNAPSHOT_AFTER = 16
@@ -65,9 +67,8 @@ class OpenBranch:
         self.lease = lease
         self.path = path
         self.gate = Gate()
-        self.last_used = time.monotonic()
+        self.last_used = 0.0  # engine clock time; set on every acquire
         self.last_write = 0.0
-        self.last_sweep = time.monotonic()
         self.poisoned = False
         self.closed = False
 
@@ -99,7 +100,11 @@ class Engine(BranchOps):
             object_store = LocalDirStore(self.data_dir / "store")
         elif isinstance(object_store, str):
             object_store = open_store(object_store)
-        self.store: ObjectStore = object_store
+            if isinstance(object_store, S3Store):
+                object_store = RetryingStore(object_store)  # transient network errors
+        # Every store call is counted by operation (exported at /metrics).
+        self.metered = MeteredStore(object_store)
+        self.store: ObjectStore = self.metered
         self.durability: Durability = durability
         # The local copy makes a write durable only in "local" mode; in "object" mode it is
         # disposable (rebuilt from the store after a crash), so it need not fsync.
@@ -245,7 +250,7 @@ class Engine(BranchOps):
             if ob is None:
                 ob = self._wake(key)
                 self._open[key] = ob
-            ob.last_used = time.monotonic()
+            ob.last_used = self.clock.now()
             return ob
 
     def _wake(self, key: Key) -> OpenBranch:
@@ -297,7 +302,7 @@ class Engine(BranchOps):
         except BaseException:
             ob.poisoned = True  # committed locally but not durable: reload from the store
             raise
-        ob.last_write = time.monotonic()
+        ob.last_write = self.clock.now()
         try:
             if ob.replica.manifest.segments_since_snapshot() >= SNAPSHOT_EVERY:
                 ob.replica.snapshot()
@@ -361,7 +366,7 @@ class Engine(BranchOps):
     def maintain(self) -> None:
         """One round of housekeeping: renew or release leases, hibernate idle branches,
         purge expired rows. The background thread calls it every second."""
-        now = time.monotonic()
+        now = self.clock.now()
         for ob in list(self._open.values()):
             if ob.closed:
                 continue
