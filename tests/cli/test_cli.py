@@ -1,0 +1,221 @@
+"""The ``memoturn`` command: help everywhere, docs for every command, and a real node
+started with ``memoturn serve`` driven by the client commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from memoturn import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMOTURN = [sys.executable, "-m", "memoturn.cli"]
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> Iterator:
+    """Every command path (e.g. ("checkpoint", "create")) with its parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _commands(sub, (*prefix, name))
+
+
+ALL = [path for path, _ in _commands(cli.build_parser())]
+
+
+def test_the_command_set() -> None:
+    tops = {p[0] for p in ALL}
+    assert tops == {
+        "serve", "ns", "profile", "token", "ingest", "recall", "checkpoint", "rewind",
+        "branch", "bench",
+    }  # fmt: skip
+    for group, actions in {
+        "profile": {"create", "list", "delete"},
+        "checkpoint": {"create", "list", "delete"},
+        "branch": {"create", "list", "delete"},
+        "token": {"mint", "revoke"},
+        "ns": {"create", "list"},
+    }.items():
+        assert {p[1] for p in ALL if p[0] == group and len(p) == 2} == actions
+
+
+@pytest.mark.parametrize("path", ALL, ids=" ".join)
+def test_every_command_has_help_with_an_example(path, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([*path, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: memoturn " + " ".join(path))
+    if path != ("bench",):  # bench's help is the benchmark's own
+        assert "example:\n  memoturn " in out or "memoturn " in out.split("example:")[-1]
+
+
+def test_top_level_help_in_a_subprocess() -> None:
+    r = subprocess.run([*MEMOTURN, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    for path in ALL:
+        if len(path) == 1:
+            assert path[0] in r.stdout
+
+
+def test_docs_cover_every_command() -> None:
+    page = (ROOT / "docs" / "cli.md").read_text()
+    for path in ALL:
+        assert re.search(rf"`memoturn {' '.join(path)}\b", page), " ".join(path)
+
+
+def test_usage_errors_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["ingest", "no-slash", "text"])
+    assert done.value.code == 2
+    assert "NS/PROFILE" in capsys.readouterr().err
+
+
+def test_bad_signing_key_and_lonely_s3_endpoint(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MEMOTURN_SIGNING_KEY", "tooshort")
+    assert cli.main(["serve", "--data", str(tmp_path), "--port", "0"]) == 1
+    assert "MEMOTURN_SIGNING_KEY" in capsys.readouterr().err
+    monkeypatch.delenv("MEMOTURN_SIGNING_KEY")
+    args = ["serve", "--data", str(tmp_path), "--s3-endpoint", "http://127.0.0.1:9"]
+    assert cli.main(args) == 1
+    assert "--object-store" in capsys.readouterr().err
+
+
+class Served:
+    """``memoturn serve`` in a subprocess on an OS-chosen port."""
+
+    def __init__(self, data: Path) -> None:
+        env = {**os.environ, "MEMOTURN_LOG_LEVEL": "warning"}
+        env.pop("MEMOTURN_TOKEN", None)
+        self.proc = subprocess.Popen(
+            [*MEMOTURN, "serve", "--data", str(data), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(self._first_lines(2)))
+        reader.start()
+        reader.join(60)
+        assert len(lines) == 2, lines
+        self.banner = lines
+        match = re.search(r"http://[\d.]+:\d+", lines[0])
+        assert match, lines
+        self.url = match.group(0)
+        self._wait_until_serving()
+
+    def _wait_until_serving(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError(f"memoturn serve did not answer on {self.url}")
+
+    def _first_lines(self, n: int) -> list[str]:
+        assert self.proc.stdout is not None
+        return [self.proc.stdout.readline() for _ in range(n)]
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[Served, Path]]:
+    data = tmp_path_factory.mktemp("served")
+    node = Served(data)
+    yield node, data
+    if node.proc.poll() is None:
+        node.stop()
+
+
+def _run(served: Served, data: Path, *args: str, stdin: str | None = None) -> str:
+    env = {**os.environ, "MEMOTURN_URL": served.url, "MEMOTURN_DATA": str(data)}
+    env.pop("MEMOTURN_TOKEN", None)
+    r = subprocess.run(
+        [*MEMOTURN, *args], capture_output=True, text=True, env=env, input=stdin, timeout=60
+    )
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def test_serve_prints_url_and_root_token(served) -> None:
+    node, data = served
+    assert node.banner[0].startswith("Memoturn node listening on http://127.0.0.1:")
+    token_file = data / "root.token"
+    assert str(token_file.resolve()) in node.banner[1]
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_commands_end_to_end(served, monkeypatch, capsys) -> None:
+    node, data = served
+    assert _run(node, data, "ns", "create", "acme").strip() == "namespace created"
+    assert _run(node, data, "profile", "create", "acme/alice").strip() == "profile created"
+    out = _run(node, data, "ingest", "acme/alice", "-", "--type", "preference", "--topic",
+               "diet", stdin="Alice is vegetarian")  # fmt: skip
+    assert re.fullmatch(r"[0-9A-Z]{26} txid 1\n", out)
+    hits = json.loads(_run(node, data, "recall", "acme/alice", "what should I cook?", "--json"))
+    assert hits["results"][0]["memory"]["content"] == "Alice is vegetarian"
+
+    # The rest in process: same code path, without a Python start-up per command.
+    monkeypatch.setenv("MEMOTURN_URL", node.url)
+    monkeypatch.setenv("MEMOTURN_DATA", str(data))
+    monkeypatch.delenv("MEMOTURN_TOKEN", raising=False)
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        assert cli.main(list(args)) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    assert run("profile", "list", "acme") == "alice\n"
+    assert run("checkpoint", "create", "acme/alice", "diet-v1") == "checkpoint diet-v1 at txid 1\n"
+    run("ingest", "acme/alice", "Alice is vegan", "--type", "preference", "--topic", "diet")
+    assert "diet-v1\ttxid 1" in run("checkpoint", "list", "acme/alice")
+    assert run("branch", "create", "acme/alice", "exp", "--from-checkpoint", "diet-v1").startswith(
+        "branch exp from main@1"
+    )
+    assert "exp\ttxid 1" in run("branch", "list", "acme/alice")
+    assert "Alice is vegetarian" in run("recall", "acme/alice", "diet", "--branch", "exp")
+    out = run("rewind", "acme/alice", "--checkpoint", "diet-v1")
+    assert "undo with --checkpoint" in out
+    assert "Alice is vegan" not in run("recall", "acme/alice", "diet")
+    assert run("branch", "delete", "acme/alice", "exp") == "deleted\n"
+    assert run("checkpoint", "delete", "acme/alice", "diet-v1") == "deleted\n"
+
+    token = run("token", "mint", "acme", "--profile", "alice", "--scope", "read").strip()
+    assert token.count(".") == 2
+    monkeypatch.setenv("MEMOTURN_TOKEN", token)
+    assert "Alice is vegetarian" in run("recall", "acme/alice", "diet")
+    assert cli.main(["ingest", "acme/alice", "nope"]) == 1
+    assert "error: this token lacks the 'write' scope" in capsys.readouterr().err
+    monkeypatch.delenv("MEMOTURN_TOKEN")
+    assert run("token", "revoke", "acme/alice").startswith("revoked")
+    assert run("profile", "delete", "acme/alice") == "deleted\n"
+
+
+def test_unreachable_node_is_a_clear_error(capsys) -> None:
+    assert cli.main(["ns", "list", "--url", "http://127.0.0.1:9", "--token", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the Memoturn node" in err and "hint:" in err
+
+
+def test_serve_stops_cleanly(tmp_path) -> None:
+    node = Served(tmp_path)
+    assert node.stop() == 0
