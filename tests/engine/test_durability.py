@@ -185,3 +185,17 @@ def test_hibernation_follows_the_injected_clock(make_engine, clock) -> None:
     eng.maintain()
     assert eng.open_profile_count() == 0
     assert p.list_memories()[0].content == "x"
+
+
+def test_maintenance_sweeps_expired_rows_of_written_branches(make_engine, clock) -> None:
+    eng = make_engine()
+    p = provision(eng)
+    p.ingest("fact", "short-lived", ttl_s=5)
+    p.kv_set("s", "k", 1, ttl_s=5)
+    txid = p.txid
+    clock.advance(6)
+    p.ingest("fact", "keeps the lease fresh")
+    eng.maintain()
+    assert p.txid == txid + 2  # the sweep was one write
+    fresh = make_engine().profile("acme", "alice")
+    assert [m.content for m in fresh.list_memories(include_history=True)] == ["keeps the lease fresh"]

@@ -45,6 +45,8 @@ from memoturn.storage.wrappers import MeteredStore, RetryingStore
 MAIN = "main"
 HIBERNATION_SNAPSHOT_AFTER = 16
 """At hibernation, write a snapshot if at least this many segments follow the last one."""
+SWEEP_EVERY_S = 60.0
+"""How often a branch this node writes purges its expired memories and KV keys."""
 
 log = logging.getLogger("memoturn.engine")
 
@@ -69,6 +71,7 @@ class OpenBranch:
         self.gate = Gate()
         self.last_used = 0.0  # engine clock time; set on every acquire
         self.last_write = 0.0
+        self.last_sweep = 0.0
         self.poisoned = False
         self.closed = False
 
@@ -380,6 +383,14 @@ class Engine(BranchOps):
                 except Exception:
                     log.warning("lease upkeep of %s failed", ob.key[0], exc_info=True)
             self._embed_pending(ob)
+            if lease.valid() and now - ob.last_sweep >= SWEEP_EVERY_S and not ob.closed:
+                ob.last_sweep = now  # expired rows are invisible already; purge them
+                try:
+                    with ob.gate.shared():
+                        if not ob.closed:
+                            ob.profile.sweep()
+                except Exception:
+                    log.warning("sweep of %s failed", ob.key[0], exc_info=True)
             if now - ob.last_used >= self.hibernate_after and not ob.gate.busy:
                 try:
                     self._hibernate(ob, wait=False)
