@@ -198,4 +198,6 @@ def test_maintenance_sweeps_expired_rows_of_written_branches(make_engine, clock)
     eng.maintain()
     assert p.txid == txid + 2  # the sweep was one write
     fresh = make_engine().profile("acme", "alice")
-    assert [m.content for m in fresh.list_memories(include_history=True)] == ["keeps the lease fresh"]
+    assert [m.content for m in fresh.list_memories(include_history=True)] == [
+        "keeps the lease fresh"
+    ]
