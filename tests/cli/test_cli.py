@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from memoturn import cli
+from memoturn.http import ThrowawayNode
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMOTURN = [sys.executable, "-m", "memoturn.cli"]
@@ -97,11 +98,11 @@ def test_bad_signing_key_and_lonely_s3_endpoint(tmp_path, monkeypatch, capsys) -
 class Served:
     """``memoturn serve`` in a subprocess on an OS-chosen port."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *options: str) -> None:
         env = {**os.environ, "MEMOTURN_LOG_LEVEL": "warning"}
         env.pop("MEMOTURN_TOKEN", None)
         self.proc = subprocess.Popen(
-            [*MEMOTURN, "serve", "--data", str(data), "--port", "0"],
+            [*MEMOTURN, "serve", "--data", str(data), "--port", "0", *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -219,3 +220,19 @@ def test_unreachable_node_is_a_clear_error(capsys) -> None:
 def test_serve_stops_cleanly(tmp_path) -> None:
     node = Served(tmp_path)
     assert node.stop() == 0
+
+
+def test_serve_on_an_object_store(tmp_path, embedder) -> None:
+    """--object-store puts the data (and the signing secret) in the store: another node on
+    the same store, with its own --data, sees the namespace and accepts the root token."""
+    store = f"file://{tmp_path / 'store'}"
+    node = Served(tmp_path / "a", "--object-store", store, "--hibernate-after", "30")
+    root = {"Authorization": f"Bearer {(tmp_path / 'a' / 'root.token').read_text().strip()}"}
+    try:
+        r = httpx.post(node.url + "/v1/namespaces", json={"name": "shared"}, headers=root)
+        assert r.status_code == 201
+    finally:
+        assert node.stop() == 0
+    with ThrowawayNode(tmp_path / "b", embedder=embedder, object_store=store) as other:
+        r = httpx.get(other.url + "/v1/namespaces", headers=root)
+        assert r.json() == {"namespaces": ["shared"]}

@@ -65,19 +65,22 @@ class BackgroundServer:
 
 class ThrowawayNode:
     """A whole node for tests and demos: an engine on ``data_dir``, its app on a loopback
-    port, and the root token. ``engine_options`` go to :func:`memoturn.open`.
+    port, and the root token. ``engine_options`` go to :func:`memoturn.open`;
+    ``signing_seed`` to :func:`~memoturn.http.create_app`.
 
         with ThrowawayNode(tmp_path) as node:
             client = memoturn.Client(node.url, node.root_token)
     """
 
-    def __init__(self, data_dir: str | Path, **engine_options: Any) -> None:
+    def __init__(
+        self, data_dir: str | Path, *, signing_seed: bytes | None = None, **engine_options: Any
+    ) -> None:
         from memoturn import open as open_engine
         from memoturn.http.app import create_app
 
         self.data_dir = Path(data_dir)
         self.engine = open_engine(self.data_dir, **engine_options)
-        self.app = create_app(self.engine)
+        self.app = create_app(self.engine, signing_seed=signing_seed)
         self.root_token = (self.data_dir / ROOT_TOKEN_FILE).read_text().strip()
         self.server = BackgroundServer(self.app)
         self.url = self.server.url
