@@ -206,6 +206,8 @@ class RecallOps:
     ) -> list[RecallHit]:
         s = self._scope_sql(scope, q, now)
         where = " AND ".join(s.conds) or "1"
+        # Fusion needs deeper lists than it returns; a single list needs only k.
+        depth = q.candidates if q.mode == "hybrid" else q.k
         keyword: list[tuple[int, float]] = []
         match = ranking.fts_query(q.query)
         if q.mode != "vector" and match is not None:
@@ -215,7 +217,7 @@ class RecallOps:
                     f"SELECT f.rowid, bm25({s.fts}) FROM {s.fts} f JOIN {s.table} t "
                     f"ON t.rid = f.rowid WHERE {s.fts} MATCH ? AND {where} "
                     f"ORDER BY bm25({s.fts}) LIMIT ?",
-                    (match, *s.params, q.candidates),
+                    (match, *s.params, depth),
                 )
             ]
         vector: list[tuple[int, float]] = []
@@ -233,7 +235,7 @@ class RecallOps:
                 )
             vector = s.index.search(
                 qvec,
-                q.candidates,
+                depth,
                 now=now if scope == Scope.MEMORIES else None,
                 as_of=q.as_of if scope == Scope.MEMORIES else None,
                 current_only=scope == Scope.MEMORIES and q.as_of is None and not q.include_history,
