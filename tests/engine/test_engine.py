@@ -112,3 +112,12 @@ def test_public_surface() -> None:
     assert set(memoturn.__all__) >= {"open", "Engine", "MemoturnError", "NotFound"}
     for name in memoturn.__all__:
         assert hasattr(memoturn, name)
+
+
+def test_recreated_profile_does_not_revive_old_tokens(engine) -> None:
+    engine.create_namespace("acme")
+    engine.create_profile("acme", "alice")
+    epoch = engine.token_epoch("acme", "alice")
+    engine.delete_profile("acme", "alice")
+    engine.create_profile("acme", "alice")
+    assert engine.token_epoch("acme", "alice") > epoch

@@ -1,8 +1,4 @@
-"""Checkpoints, rewind and branches over REST.
-
-The storage engine implements these engine calls; until it lands they answer 503 and the
-tests of their behaviour are expected to fail (xfail, not strict).
-"""
+"""Checkpoints, rewind and branches over REST, and the 503 a held writer lease gives."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import httpx
 import pytest
 
 P = "/v1/namespaces/hist/profiles/{profile}"
-pending = pytest.mark.xfail(raises=AssertionError, strict=False, reason="storage engine pending")
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +29,24 @@ def _contents(root: httpx.Client, profile: str, branch: str = "main") -> list[st
     return [m["content"] for m in r.json()["memories"]]
 
 
-def test_unavailable_answers_503_with_retry_after(root, hist) -> None:
-    r = root.post(P.format(profile="p0") + "/checkpoints", json={"name": "probe"})
-    if r.status_code != 503:
-        pytest.skip("the storage engine has landed checkpoints")
-    assert r.json()["error"]["code"] == "unavailable" and r.json()["error"]["hint"]
-    assert int(r.headers["Retry-After"]) >= 1
+def test_write_while_another_node_holds_the_lease_is_503_with_retry_after(
+    root, hist, node, embedder, node_clock, tmp_path
+) -> None:
+    import memoturn
+
+    with memoturn.open(
+        tmp_path / "other", object_store=node.engine.store, embedder=embedder,
+        clock=node_clock, node_id="other-node",
+    ) as other:  # fmt: skip
+        other.profile("hist", "p0").ingest("fact", "written by the other node")
+        r = root.post(P.format(profile="p0") + "/memories", json={"type": "fact", "content": "x"})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "unavailable" and "other-node" in r.text
+        assert int(r.headers["Retry-After"]) >= 1
+    # The other node released its lease on close: writes go through again.
+    assert _ingest(root, "p0", "after the other node left") >= 2
 
 
-@pending
 def test_checkpoint_create_list_delete(root, hist) -> None:
     base = P.format(profile="p1")
     txid = _ingest(root, "p1", "before the checkpoint")
@@ -57,7 +61,6 @@ def test_checkpoint_create_list_delete(root, hist) -> None:
     assert root.delete(base + "/checkpoints/cp1").status_code == 404
 
 
-@pending
 def test_rewind_to_checkpoint_and_undo(root, hist) -> None:
     base = P.format(profile="p2")
     _ingest(root, "p2", "kept")
@@ -71,7 +74,6 @@ def test_rewind_to_checkpoint_and_undo(root, hist) -> None:
     assert _contents(root, "p2", "main") == ["kept", "a mistake"]
 
 
-@pending
 def test_rewind_to_txid(root, hist) -> None:
     base = P.format(profile="p3")
     first = _ingest(root, "p3", "one")
@@ -88,7 +90,6 @@ def test_rewind_needs_exactly_one_target(root, hist) -> None:
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
 
 
-@pending
 def test_branches_are_isolated(root, admin, anon, hist) -> None:
     base = P.format(profile="p4")
     _ingest(root, "p4", "shared past")
@@ -109,7 +110,6 @@ def test_branches_are_isolated(root, admin, anon, hist) -> None:
     assert root.get(base + "/memories?branch=exp").status_code == 404
 
 
-@pending
 def test_branch_from_checkpoint(root, hist) -> None:
     base = P.format(profile="p5")
     _ingest(root, "p5", "v1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 import pytest
@@ -255,6 +256,11 @@ def test_request_log_has_route_and_profile_never_content(alice, caplog) -> None:
     with caplog.at_level(logging.DEBUG, logger="memoturn"):
         alice.post(P + "/memories", json={"type": "fact", "content": secret, "topic": "t-secret"})
         alice.get(P + "/topics/t-secret/history")
+        # The server thread logs after the response is sent: give it a moment.
+        deadline = time.monotonic() + 5
+        while len([r for r in caplog.records if r.name == "memoturn.http"]) < 2:
+            assert time.monotonic() < deadline, "request log lines missing"
+            time.sleep(0.01)
     lines = [r for r in caplog.records if r.name == "memoturn.http"]
     assert len(lines) == 2
     assert lines[0].route == "/v1/namespaces/{ns}/profiles/{profile}/memories"

@@ -105,8 +105,9 @@ class Catalog:
         return db
 
     def delete_profile(self, db: str) -> None:
-        """Delete every branch, lease and data object of a profile. Main goes last, so a
-        crash midway leaves a profile that still exists and can be deleted again."""
+        """Delete every branch, lease and data object of a profile (all but its token
+        epoch, which moves on). Main goes last, so a crash midway leaves a profile that
+        still exists and can be deleted again."""
         self._forget(keys.manifests_of_profile(db))
         branch_manifests = [
             i.key for i in self.store.list(keys.manifests_of_profile(db), op="list_manifests")
@@ -118,7 +119,9 @@ class Catalog:
         self.store.delete_many(
             [i.key for i in self.store.list(f"leases/{db}/", op="list_leases")], op="delete_lease"
         )
-        self.store.delete(keys.token_epoch(db), op="delete_token_epoch")
+        # The token epoch outlives the profile, one step on: tokens minted for this profile
+        # must not come back to life if a profile of the same name is made again.
+        self.bump_token_epoch(db)
         self.store.delete_many([k for k in branch_manifests if k != main], op="delete_manifest")
         self.store.delete(main, op="delete_manifest")
 

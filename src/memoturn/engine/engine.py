@@ -34,7 +34,7 @@ from memoturn.engine.gate import Gate
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
 from memoturn.storage.gc import GcReport, collect
-from memoturn.storage.lease import DEFAULT_TTL_S, Lease
+from memoturn.storage.lease import DEFAULT_TTL_S, HeldElsewhere, Lease
 from memoturn.storage.localdir import LocalDirStore
 from memoturn.storage.objectstore import ObjectStore
 from memoturn.storage.replica import SNAPSHOT_EVERY, Durability, Replica, build_image
@@ -131,6 +131,8 @@ class Engine(BranchOps):
         self.gc_interval = gc_interval
         self._last_gc = time.monotonic()
         self.on_segment_shipped: Callable[[int, int], None] | None = None
+        self.on_lease_event: Callable[[str], None] | None = None
+        """Told "acquired", "taken_over", "renewed", "released" or "lost" (metrics)."""
         if background:
             self._maintainer = threading.Thread(
                 target=self._maintain_loop, args=(maintenance_interval,), daemon=True,
@@ -285,6 +287,10 @@ class Engine(BranchOps):
         profile.db.before_write.append(functools.partial(self._ensure_writer, ob))
         profile.db.commit_listeners.append(functools.partial(self._on_commit, ob))
 
+    def _lease_event(self, event: str) -> None:
+        if self.on_lease_event is not None:
+            self.on_lease_event(event)
+
     def _shipped(self, txid: int, nbytes: int) -> None:
         if self.on_segment_shipped is not None:
             self.on_segment_shipped(txid, nbytes)
@@ -294,6 +300,7 @@ class Engine(BranchOps):
         if ob.lease.valid() and ob.replica.epoch == ob.lease.epoch:
             return
         epoch = ob.lease.acquire()
+        self._lease_event("taken_over" if ob.lease.took_over else "acquired")
         fresh, _ = manifests.load(self.store, *ob.key)
         if fresh.id != ob.replica.manifest.id or fresh.head != ob.profile.txid:
             raise StaleProfile()
@@ -336,8 +343,9 @@ class Engine(BranchOps):
         _remove_db_files(ob.path)
         if self._open.get(ob.key) is ob:
             del self._open[ob.key]
-        if release:
+        if release and ob.lease.record is not None:
             ob.lease.release()
+            self._lease_event("released")
 
     # -- hibernation and maintenance ----------------------------------------------------------
 
@@ -378,8 +386,12 @@ class Engine(BranchOps):
                 try:
                     if now - ob.last_write > self.lease_ttl:
                         lease.release()  # idle writers hold no lease
+                        self._lease_event("released")
                     elif lease.record.expires - self.clock.now() < self.lease_ttl / 2:
                         lease.renew()
+                        self._lease_event("renewed")
+                except HeldElsewhere:
+                    self._lease_event("lost")
                 except Exception:
                     log.warning("lease upkeep of %s failed", ob.key[0], exc_info=True)
             self._embed_pending(ob)

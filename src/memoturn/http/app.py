@@ -61,6 +61,8 @@ def create_app(
     metrics.track_open_profiles(engine.open_profile_count)
     if engine.on_segment_shipped is None:
         engine.on_segment_shipped = lambda txid, nbytes: metrics.segment_uploaded(nbytes)
+    if engine.on_lease_event is None:
+        engine.on_lease_event = metrics.lease_event
     app = FastAPI(
         title="Memoturn",
         version=memoturn.__version__,

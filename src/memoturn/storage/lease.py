@@ -59,6 +59,8 @@ class Lease:
         self.node, self.address, self.clock, self.ttl = node, address, clock, ttl
         self.record: LeaseRecord | None = None
         self._etag: str | None = None
+        self.took_over = False
+        """Whether the last acquire took a lease another node had held."""
 
     @staticmethod
     def key_for(db: str, branch_id: str) -> str:
@@ -103,6 +105,7 @@ class Lease:
                 retry_after=1.0,
             ) from None
         self.record = record
+        self.took_over = current is not None and current.node != self.node
         return epoch
 
     def renew(self) -> None:
