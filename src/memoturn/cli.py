@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="idle seconds before a profile hibernates (MEMOTURN_HIBERNATE_AFTER; 300)",
     )
     s.add_argument(
+        "--durability",
+        choices=["object", "local"],
+        default=_env("DURABILITY") or "object",
+        help="object: acknowledge a write once it is in the object store (default); local: "
+        "once it is fsynced locally, shipping in the background (see docs/storage.md for "
+        "the window of loss) (MEMOTURN_DURABILITY)",
+    )
+    s.add_argument(
         "--min-txid-wait",
         type=float,
         default=float(_env("MIN_TXID_WAIT", "5") or 5),
@@ -492,7 +500,11 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    options: dict[str, Any] = {"min_txid_wait_s": args.min_txid_wait, "background": True}
+    options: dict[str, Any] = {
+        "min_txid_wait_s": args.min_txid_wait,
+        "background": True,
+        "durability": args.durability,
+    }
     if args.s3_endpoint and not args.object_store:
         raise InvalidInput("--s3-endpoint needs --object-store s3://bucket/prefix")
     if args.object_store:
@@ -503,11 +515,12 @@ def _serve(args: argparse.Namespace) -> int:
         options["hibernate_after"] = float(args.hibernate_after)
     seed = _signing_seed(_env("SIGNING_KEY"))
     data = Path(args.data)
+    sock = listening_socket(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    options["address"] = f"http://{host}:{port}"  # named to writers refused by our lease
     engine = memoturn.open(data, **options)
     try:
         app = create_app(engine, signing_seed=seed)
-        sock = listening_socket(args.host, args.port)
-        host, port = sock.getsockname()[:2]
         print(f"Memoturn node listening on http://{host}:{port}", flush=True)
         print(f"root token: {(data / 'root.token').resolve()}", flush=True)
         config = uvicorn.Config(

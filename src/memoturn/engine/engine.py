@@ -103,8 +103,8 @@ class Engine(BranchOps):
             object_store = LocalDirStore(self.data_dir / "store")
         elif isinstance(object_store, str):
             object_store = open_store(object_store)
-            if isinstance(object_store, S3Store):
-                object_store = RetryingStore(object_store)  # transient network errors
+        if isinstance(object_store, S3Store):
+            object_store = RetryingStore(object_store)  # transient network errors
         # Every store call is counted by operation (exported at /metrics).
         self.metered = MeteredStore(object_store)
         self.store: ObjectStore = self.metered
