@@ -1,4 +1,4 @@
-"""The quickstart of docs/api.md runs as written: the curl block and the SDK block."""
+"""The README's HTTP quickstart runs as written: the curl block and the SDK block."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _block(lang: str) -> str:
-    page = (ROOT / "docs" / "api.md").read_text()
-    quickstart = page.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    page = (ROOT / "README.md").read_text()
+    quickstart = page.split("## Quickstart, over HTTP", 1)[1].split("\n## ", 1)[0]
     found = re.search(rf"```{lang}\n(.*?)```", quickstart, re.S)
     assert found is not None
     return found.group(1)
@@ -55,7 +55,7 @@ def test_sdk_quickstart(quick_node, monkeypatch, capsys) -> None:
     monkeypatch.delenv("MEMOTURN_DATA", raising=False)
     if not (cwd / ".memoturn" / "root.token").exists():
         pytest.fail("the node did not write its root token")
-    exec(compile(_block("python"), "docs/api.md", "exec"), {})
+    exec(compile(_block("python"), "README.md", "exec"), {})
     assert capsys.readouterr().out.splitlines() == [
         "Bob takes his coffee black 1",
         "1",
