@@ -27,7 +27,14 @@ def test_readme_quickstart_runs(tmp_path, monkeypatch, capsys, embedder) -> None
     code = re.search(r"## Quickstart, in process\n\n```python\n(.*?)```", readme, re.S)
     assert code is not None
     monkeypatch.chdir(tmp_path)
-    exec(compile(code.group(1), "README.md", "exec"), {})
+    scope: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), scope)
+    history = re.search(r"## Checkpoint, rewind, branch\n.*?```python\n(.*?)```", readme, re.S)
+    assert history is not None
+    exec(compile(history.group(1), "README.md", "exec"), scope)
+    alice = scope["alice"]
+    assert "cheese" not in str([m.content for m in alice.list_memories()])  # type: ignore[attr-defined]
+    scope["mt"].close()  # type: ignore[attr-defined]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Alice is vegetarian Why(")
     assert out[1].endswith("] 2")
