@@ -262,10 +262,10 @@ class BranchOps:
                 raise Conflict(
                     f"branch {other!r} was forked from {branch!r}", hint=f"delete {other!r} first"
                 )
+        ob = self._open.get((db, branch))
+        if ob is not None:
+            self._discard(ob, release=True)
         with self._lock:
-            ob = self._open.get((db, branch))
-            if ob is not None:
-                self._close(ob, release=True)
             self._leases.pop((db, branch), None)
         self.store.delete(keys.manifest(db, branch), op="delete_manifest")
         self.store.delete(keys.lease(db, m.branch_id), op="delete_lease")

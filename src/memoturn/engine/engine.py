@@ -159,9 +159,9 @@ class Engine(BranchOps):
     def delete_profile(self, ns: str, name: str) -> None:
         """Delete a profile, all its branches and all its data."""
         db = self.catalog.require_profile(ns, name)
+        for ob in [ob for key, ob in list(self._open.items()) if key[0] == db]:
+            self._discard(ob, release=True)
         with self._lock:
-            for key in [k for k in self._open if k[0] == db]:
-                self._close(self._open[key], release=True)
             for key in [k for k in self._leases if k[0] == db]:
                 del self._leases[key]
         self.catalog.delete_profile(db)
@@ -247,16 +247,18 @@ class Engine(BranchOps):
         raise Unavailable(f"{key[0]}@{key[1]} keeps changing under this node", hint="retry")
 
     def _acquire(self, key: Key) -> OpenBranch:
-        with self._lock:
-            ob = self._open.get(key)
-            if ob is not None and ob.poisoned:
-                self._close(ob, release=False)
-                ob = None
-            if ob is None:
-                ob = self._wake(key)
-                self._open[key] = ob
-            ob.last_used = self.clock.now()
-            return ob
+        # Lock order everywhere: an open branch's gate, then the engine lock. So a poisoned
+        # copy is discarded (which takes its gate) only after the engine lock is let go.
+        while True:
+            with self._lock:
+                ob = self._open.get(key)
+                if ob is None:
+                    ob = self._wake(key)
+                    self._open[key] = ob
+                if not ob.poisoned:
+                    ob.last_used = self.clock.now()
+                    return ob
+            self._discard(ob)
 
     def _wake(self, key: Key) -> OpenBranch:
         db, branch = key
@@ -322,18 +324,18 @@ class Engine(BranchOps):
             # The write is durable; a snapshot or WAL checkpoint is retried on a later commit.
             log.warning("snapshot or WAL checkpoint of %s failed", ob.key[0], exc_info=True)
 
-    def _discard(self, ob: OpenBranch) -> None:
-        """Drop this node's copy of a branch (the next call wakes it from the store)."""
+    def _discard(self, ob: OpenBranch, *, release: bool = False) -> None:
+        """Drop this node's copy of a branch once no call is in flight on it (the next call
+        wakes it from the store)."""
         ob.gate.try_exclusive()
         try:
             with self._lock:
-                if self._open.get(ob.key) is ob:
-                    del self._open[ob.key]
-                self._close(ob, release=False)
+                self._close(ob, release=release)
         finally:
             ob.gate.release_exclusive()
 
     def _close(self, ob: OpenBranch, *, release: bool) -> None:
+        """Close and forget an open branch. The caller holds its gate exclusively."""
         if ob.closed:
             return
         ob.closed = True
@@ -454,13 +456,11 @@ class Engine(BranchOps):
         self._stop.set()
         if self._maintainer is not None:
             self._maintainer.join(timeout=10)
-        with self._lock:
-            for ob in list(self._open.values()):
-                try:
-                    ob.replica.flush()
-                finally:
-                    self._close(ob, release=True)
-            self._open.clear()
+        for ob in list(self._open.values()):
+            try:
+                ob.replica.flush()
+            finally:
+                self._discard(ob, release=True)
 
     def __enter__(self) -> Engine:
         return self
