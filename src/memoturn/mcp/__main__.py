@@ -1,0 +1,5 @@
+import sys
+
+from memoturn.mcp import main
+
+sys.exit(main())

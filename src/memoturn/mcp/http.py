@@ -1,0 +1,149 @@
+"""Streamable HTTP MCP on a node: ``http_app(engine, authority)`` is an ASGI app to route
+at ``/mcp``.
+
+Every HTTP request is authenticated on its own (``Authorization: Bearer TOKEN``, the same
+JWTs as the REST API) before the MCP SDK sees it, and its tool calls are authorised with that
+token's grant. The binding of a namespace or root token may be narrowed with the query
+string: ``/mcp?profile=alice`` (a namespace token) or ``/mcp?namespace=acme&profile=alice``
+(the root token).
+
+The transport is stateless with JSON responses: no MCP session lives on the node, so any
+node of a deployment answers any request and nothing is kept between requests.
+
+The SDK's session manager needs a running task group. Enter :meth:`McpHttpApp.lifespan` in
+the host app's lifespan for a clean shutdown; without it (a server started with
+``lifespan="off"``) the first request starts the task group on the serving event loop
+(asyncio), and it stops when that loop does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs
+
+import anyio.to_thread
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.types import Receive, Scope, Send
+
+from memoturn.core.errors import InvalidInput, MemoturnError, Unauthorized
+from memoturn.core.names import check_name
+from memoturn.engine import Engine
+from memoturn.engine.tokens import Grant, TokenAuthority
+from memoturn.mcp.backends import EngineBackend
+from memoturn.mcp.server import Caller, build_server
+from memoturn.mcp.tools import bind
+
+CALLER = "memoturn.mcp.caller"
+"""The ASGI scope key under which each request carries its :class:`Caller`."""
+
+
+class McpHttpApp:
+    """The ASGI app serving MCP over streamable HTTP for one engine."""
+
+    def __init__(self, engine: Engine, authority: TokenAuthority) -> None:
+        self._engine = engine
+        self._authority = authority
+        self._server = build_server(_caller_of_request)
+        self._sessions = StreamableHTTPSessionManager(
+            app=self._server, json_response=True, stateless=True
+        )
+        self._running = False
+        self._start_lock = asyncio.Lock()
+        self._runner: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Run the MCP task group for the duration of the host app's lifespan."""
+        async with self._sessions.run():
+            self._running = True
+            try:
+                yield
+            finally:
+                self._running = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan and websocket events are the host app's
+        try:
+            scope[CALLER] = await self._caller(scope)
+        except MemoturnError as e:
+            await _send_error(send, e)
+            return
+        await self._ensure_running()
+        await self._sessions.handle_request(scope, receive, send)
+
+    async def _caller(self, scope: Scope) -> Caller:
+        token = _bearer(scope)
+        grant: Grant = await anyio.to_thread.run_sync(self._authority.verify, token)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        binding = bind(grant, _name(query, "namespace"), _name(query, "profile"))
+        backend = EngineBackend(self._engine, self._authority, lambda: grant)
+        return Caller(backend, binding)
+
+    async def _ensure_running(self) -> None:
+        if self._running:
+            return
+        async with self._start_lock:
+            if self._running:
+                return
+            ready = asyncio.Event()
+
+            async def run() -> None:
+                async with self.lifespan():
+                    ready.set()
+                    await asyncio.Event().wait()  # until the event loop cancels it at exit
+
+            self._runner = asyncio.get_running_loop().create_task(run(), name="memoturn-mcp")
+            waiter = asyncio.ensure_future(ready.wait())
+            await asyncio.wait({waiter, self._runner}, return_when=asyncio.FIRST_COMPLETED)
+            if not ready.is_set():
+                waiter.cancel()
+                self._runner.result()  # raises why it could not start
+
+
+def http_app(engine: Engine, authority: TokenAuthority) -> McpHttpApp:
+    """Streamable HTTP MCP for ``engine``, authenticating with ``authority``. Route it at
+    ``/mcp`` (e.g. ``app.router.add_route("/mcp", mcp_app)``); see the module docstring for
+    the lifespan."""
+    return McpHttpApp(engine, authority)
+
+
+def _caller_of_request(ctx: object) -> Caller:
+    request = getattr(ctx, "request", None)
+    caller = request.scope.get(CALLER) if request is not None else None
+    if not isinstance(caller, Caller):
+        raise RuntimeError("an MCP request reached the server without an authenticated caller")
+    return caller
+
+
+def _bearer(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized(
+                    "the Authorization header is not a bearer token", hint="send 'Bearer TOKEN'"
+                )
+            return token.strip()
+    return None
+
+
+def _name(query: dict[str, list[str]], key: str) -> str | None:
+    values = query.get(key)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidInput(f"the query string names {key} more than once")
+    return check_name(values[0], key)
+
+
+async def _send_error(send: Send, error: MemoturnError) -> None:
+    body = json.dumps(error.to_dict()).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if isinstance(error, Unauthorized):
+        headers.append((b"www-authenticate", b'Bearer realm="memoturn"'))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

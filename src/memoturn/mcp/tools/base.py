@@ -1,0 +1,323 @@
+"""The pure tool layer: what a tool is, which profile a session acts on, and how one tool
+call becomes one backend call.
+
+A tool call never touches I/O here. :func:`call` checks the arguments against the schema the
+session was shown, resolves the one profile-branch the call acts on (:class:`Target`), asks
+the :class:`Backend` for a handle on it (the backend enforces authorisation), and runs the
+tool. Errors are :class:`~memoturn.core.errors.MemoturnError`, so every edge reports them
+the way the REST API does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol
+
+from memoturn.core.errors import Forbidden, InvalidInput, NotFound
+from memoturn.engine.tokens import PROFILE, READ, SCOPES, WRITE, Grant
+
+MAIN = "main"
+
+Access = Literal["profile", "history", "branches"]
+"""What a tool acts on: one profile-branch's data (``profile``), one branch's checkpoints
+and rewind (``history``), or the profile's set of branches (``branches``: not allowed to
+branch-locked tokens)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Target:
+    """The one profile-branch a tool call acts on."""
+
+    namespace: str
+    profile: str
+    branch: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Binding:
+    """What a session is bound to, from its token and its configuration (``--namespace`` /
+    ``--profile``, or ``?namespace=&profile=`` on the HTTP URL).
+
+    ``profile=None``: every call names the profile (argument ``profile``). ``branch`` set: the
+    token is locked to that branch, so no call takes a ``branch`` argument. ``scopes`` only
+    shape the tool list (a read-only token is not shown write tools); the backend enforces
+    them on every call.
+    """
+
+    namespace: str
+    profile: str | None = None
+    branch: str | None = None
+    scopes: frozenset[str] = frozenset(SCOPES)
+
+
+def bind(claims: Grant, namespace: str | None = None, profile: str | None = None) -> Binding:
+    """The binding of a session holding a token with ``claims``, optionally narrowed to a
+    namespace and profile. A profile token binds to its own profile unless told otherwise
+    (authorisation then refuses any other); a namespace token leaves the profile to each
+    call; the root token must be told the namespace."""
+    namespace = namespace or claims.namespace
+    if claims.kind == PROFILE:
+        profile = profile or claims.profile
+    if namespace is None:
+        raise InvalidInput(
+            "this token is not bound to a namespace, so the session does not know which "
+            "profile to act on",
+            hint="name one: --namespace NS --profile P (on HTTP: ?namespace=NS&profile=P), "
+            "or use a profile or namespace token",
+        )
+    return Binding(namespace, profile, claims.branch, claims.scopes)
+
+
+# -- backends ---------------------------------------------------------------------------------
+
+
+class Backend(Protocol):
+    """Where tool calls go. Each method authorises the call for ``scope`` (``read`` or
+    ``write``) on ``target`` and returns a handle with the operations of
+    :class:`memoturn.Engine`: in process the engine's own, remotely the SDK's."""
+
+    def profile(self, target: Target, scope: str) -> Any:
+        """A handle on one profile-branch (``ingest``, ``recall``, ``kv_set`` ...)."""
+        ...
+
+    def history(self, target: Target, scope: str, *, spans_branches: bool) -> Any:
+        """The node operations on one profile's history (``create_checkpoint``, ``rewind``,
+        ``create_branch`` ...). ``spans_branches``: the call acts on several branches, which
+        a branch-locked token may not."""
+        ...
+
+
+# -- tools ------------------------------------------------------------------------------------
+
+Run = Callable[[Any, Target, dict[str, Any]], dict[str, Any]]
+"""``run(handle, target, arguments) -> result``: the handle is what the backend returned."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tool:
+    """One MCP tool: its schema and description (written for a model choosing tools) and the
+    one engine operation it maps onto."""
+
+    name: str
+    title: str
+    description: str
+    params: Mapping[str, Mapping[str, Any]]
+    """JSON-schema properties of the tool's own arguments (``profile`` and ``branch`` are
+    added per session)."""
+    run: Run
+    scope: str = READ
+    access: Access = "profile"
+    required: tuple[str, ...] = ()
+    destructive: bool = False
+    idempotent: bool = False
+    takes_branch: bool = True
+    """False for tools that act on the set of branches itself (list, delete)."""
+    branch_help: str = 'The branch to act on (default "main").'
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == READ
+
+    def offered(self, binding: Binding) -> bool:
+        """Whether a session with ``binding`` is shown this tool."""
+        return self.withheld(binding) is None
+
+    def withheld(self, binding: Binding) -> Forbidden | None:
+        """Why the token of a session with ``binding`` cannot use this tool, if it cannot.
+        (The backend decides every call; this keeps hopeless tools out of the list.)"""
+        if self.scope not in binding.scopes:
+            return Forbidden(
+                f"this token lacks the {self.scope!r} scope",
+                hint=f"its scopes are {', '.join(sorted(binding.scopes))}",
+            )
+        if self.access == "branches" and binding.branch is not None:
+            return Forbidden(
+                f"this token is locked to branch {binding.branch!r}",
+                hint="use a token that is not locked to a branch",
+            )
+        return None
+
+    def properties(self, binding: Binding) -> dict[str, Any]:
+        props: dict[str, Any] = {}
+        if binding.profile is None:
+            props["profile"] = {
+                "type": "string",
+                "description": f"The profile of namespace {binding.namespace!r} to act on "
+                '(a user, team or persona), e.g. "alice".',
+            }
+        props.update(self.params)
+        if binding.branch is None and self.takes_branch:
+            props["branch"] = {"type": "string", "description": self.branch_help}
+        return props
+
+    def required_for(self, binding: Binding) -> list[str]:
+        return (["profile"] if binding.profile is None else []) + list(self.required)
+
+    def input_schema(self, binding: Binding) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": self.properties(binding),
+            "required": self.required_for(binding),
+            "additionalProperties": False,
+        }
+
+
+def call(
+    tools: Mapping[str, Tool],
+    backend: Backend,
+    binding: Binding,
+    name: str,
+    arguments: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Run one tool call; the result is JSON-ready. Raises MemoturnError."""
+    tool = tools.get(name)
+    if tool is None:
+        raise NotFound(f"no tool {name!r}", hint="list the tools to see what is offered")
+    refusal = tool.withheld(binding)
+    if refusal is not None:
+        raise refusal
+    args = check_arguments(tool.input_schema(binding), arguments)
+    profile = binding.profile or args.pop("profile")
+    branch = binding.branch or args.pop("branch", None) or MAIN
+    target = Target(binding.namespace, profile, branch)
+    if tool.access == "profile":
+        handle = backend.profile(target, tool.scope)
+    else:
+        handle = backend.history(target, tool.scope, spans_branches=tool.access == "branches")
+    return tool.run(handle, target, args)
+
+
+# -- schema helpers ---------------------------------------------------------------------------
+
+
+def string(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def integer(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "integer", "description": description, **extra}
+
+
+def boolean(description: str) -> dict[str, Any]:
+    return {"type": "boolean", "description": description}
+
+
+def one_of(values: list[str], description: str) -> dict[str, Any]:
+    return {"type": "string", "enum": values, "description": description}
+
+
+def json_object(description: str) -> dict[str, Any]:
+    return {"type": "object", "description": description}
+
+
+def numbers(description: str) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "number"}, "description": description}
+
+
+# -- argument checks --------------------------------------------------------------------------
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def check_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any] | None) -> dict:
+    """The arguments as a dict, checked against the subset of JSON schema the tools use
+    (required, unknown names, type, enum, array items). An optional argument given as
+    ``null`` counts as absent. The engine checks everything else (lengths, ranges, names)."""
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping):
+        raise InvalidInput("the tool arguments must be a JSON object")
+    props: Mapping[str, Any] = schema["properties"]
+    required = set(schema.get("required", ()))
+    unknown = sorted(set(arguments) - set(props))
+    if unknown:
+        raise InvalidInput(
+            f"unknown argument{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+            hint=f"this tool takes: {', '.join(props) or 'no arguments'}",
+        )
+    out = {k: v for k, v in arguments.items() if v is not None or k in required}
+    missing = [k for k in props if k in required and k not in out]
+    if missing:
+        raise InvalidInput(
+            f"missing required argument{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+        )
+    return {key: _checked(value, props[key], key) for key, value in out.items()}
+
+
+def _checked(value: Any, schema: Mapping[str, Any], where: str) -> Any:
+    kind = schema.get("type")
+    if kind is not None:
+        kinds = [kind] if isinstance(kind, str) else list(kind)
+        if not any(_is(value, k) for k in kinds):
+            raise InvalidInput(
+                f"argument {where!r} must be {' or '.join(_article(k) for k in kinds)}, "
+                f"got {_json_type(value)}"
+            )
+        if kinds == ["integer"] and isinstance(value, float):
+            value = int(value)  # 5.0 from a JSON encoder that writes every number as float
+    if "enum" in schema and value not in schema["enum"]:
+        raise InvalidInput(
+            f"argument {where!r} must be one of {', '.join(map(str, schema['enum']))}; "
+            f"got {value!r}"
+        )
+    if isinstance(value, list) and "items" in schema:
+        value = [_checked(item, schema["items"], f"{where}[{i}]") for i, item in enumerate(value)]
+    return value
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == "null":
+        return value is None
+    if isinstance(value, bool) and kind != "boolean":
+        return False  # JSON true is not a number
+    if kind == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _JSON_TYPES.get(kind, object))
+
+
+def _article(kind: str) -> str:
+    return {"integer": "an integer", "object": "an object", "array": "an array"}.get(
+        kind, f"a {kind}"
+    )
+
+
+def _json_type(value: Any) -> str:
+    for name, types in (
+        ("null", (type(None),)),
+        ("a boolean", (bool,)),
+        ("a number", (int, float)),
+        ("a string", (str,)),
+        ("an array", (list,)),
+        ("an object", (dict,)),
+    ):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+__all__ = [
+    "MAIN",
+    "READ",
+    "WRITE",
+    "Backend",
+    "Binding",
+    "Target",
+    "Tool",
+    "bind",
+    "boolean",
+    "call",
+    "check_arguments",
+    "integer",
+    "json_object",
+    "numbers",
+    "one_of",
+    "string",
+]

@@ -1,0 +1,325 @@
+"""Memories, recall, topic history, transcripts and sessions, documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memoturn.core.model import MemoryType, Scope
+from memoturn.mcp.tools.base import (
+    WRITE,
+    Target,
+    Tool,
+    boolean,
+    integer,
+    json_object,
+    one_of,
+    string,
+)
+
+MEMORY_TYPES = [t.value for t in MemoryType]
+SCOPES = [s.value for s in Scope]
+ROLES = ["user", "assistant", "system", "tool"]
+MODES = ["hybrid", "keyword", "vector"]
+TIMESTAMP = {
+    "type": ["string", "number"],
+    "description": 'An ISO-8601 time (e.g. "2025-03-01T12:00:00Z") or epoch seconds.',
+}
+
+
+def _timestamp(description: str) -> dict[str, Any]:
+    return {**TIMESTAMP, "description": f"{description} {TIMESTAMP['description']}"}
+
+
+# -- memories -------------------------------------------------------------------------------
+
+
+def _ingest(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    return profile.ingest(**args).to_dict()  # type: ignore[no-any-return]
+
+
+def _recall(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    return profile.recall(**args).to_dict()  # type: ignore[no-any-return]
+
+
+def _forget(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    return profile.forget(args["memory_id"], args.get("reason")).to_dict()  # type: ignore[no-any-return]
+
+
+def _history(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    versions = profile.topic_history(args["topic"])
+    return {"topic": args["topic"], "versions": [m.to_dict() for m in versions]}
+
+
+MEMORY_INGEST = Tool(
+    name="memory_ingest",
+    title="Remember something",
+    description=(
+        "Store one memory about the user, the team or the world so later conversations can "
+        "recall it. Use it for durable facts, preferences, instructions and events worth "
+        "keeping; for short-lived work items use type 'task' with a session_id (they are "
+        "deleted by session_end). Give a 'topic' (a stable key such as 'diet' or 'home-city') "
+        "when a newer memory should replace an older one: the old version stays in "
+        "memory_history. Storing the same content again is a no-op (duplicate: true).\n"
+        'Example: {"type": "preference", "content": "Alice prefers window seats", '
+        '"topic": "seat"}\n'
+        "Returns {memory, txid, duplicate, superseded} (superseded: ids it replaced)."
+    ),
+    params={
+        "type": one_of(
+            MEMORY_TYPES,
+            "fact (true about the world or user), preference (likes/dislikes), task (a "
+            "to-do for this session), event (something that happened), instruction (how "
+            "the agent should behave).",
+        ),
+        "content": string("The memory as one self-contained sentence."),
+        "topic": string("Optional stable key; a new memory on a topic replaces the current one."),
+        "session_id": string("Optional conversation id (required for session tasks)."),
+        "source": string("Optional name of the agent or tool that learned this."),
+        "ttl_s": integer("Optional lifetime in seconds; the memory expires after it.", minimum=1),
+        "metadata": json_object("Optional JSON object stored with the memory."),
+        "idempotency_key": string(
+            "Optional key; retrying with the same key returns the first answer."
+        ),
+    },
+    required=("type", "content"),
+    scope=WRITE,
+    run=_ingest,
+)
+
+MEMORY_RECALL = Tool(
+    name="memory_recall",
+    title="Recall memories",
+    description=(
+        "Search this profile's memory by meaning and keywords (hybrid search). Call it "
+        "before answering whenever past context could matter: the user's preferences, "
+        "earlier decisions, facts they told you. Add scopes 'transcript' and 'documents' to "
+        "also search past conversation turns and stored documents. Each hit has the item "
+        "under 'memory', a 'score' and 'why' it matched.\n"
+        'Example: {"query": "what does Alice eat?", "k": 5}\n'
+        "Returns {results: [{scope, memory, score, why}], txid}."
+    ),
+    params={
+        "query": string("What to look for, in natural language or keywords."),
+        "k": integer("How many hits to return (default 10).", minimum=1, maximum=200),
+        "types": {
+            "type": "array",
+            "items": {"type": "string", "enum": MEMORY_TYPES},
+            "description": "Only memories of these types.",
+        },
+        "topic": string("Only memories on this topic."),
+        "session_id": string("Only items of this session."),
+        "source": string("Only memories from this source."),
+        "scopes": {
+            "type": "array",
+            "items": {"type": "string", "enum": SCOPES},
+            "description": "What to search: memories (default), transcript, documents.",
+        },
+        "include_history": boolean("Also return superseded and forgotten memories."),
+        "as_of": _timestamp("Recall the memories that were current at this time."),
+        "created_after": _timestamp("Only items created after this time."),
+        "created_before": _timestamp("Only items created before this time."),
+        "metadata": json_object(
+            "Only items whose metadata has each of these keys equal to the given value."
+        ),
+        "recency_half_life_s": {
+            "type": "number",
+            "description": "Favour recent items: a hit this many seconds old counts less.",
+        },
+        "mode": one_of(MODES, "hybrid (default), keyword (BM25 only) or vector only."),
+    },
+    required=("query",),
+    run=_recall,
+)
+
+MEMORY_FORGET = Tool(
+    name="memory_forget",
+    title="Forget a memory",
+    description=(
+        "Retire a memory so recall no longer returns it, e.g. when the user says it is wrong "
+        "or asks you to forget it. History keeps a tombstone with the reason. To replace a "
+        "memory with a newer version, prefer memory_ingest with the same topic.\n"
+        'Example: {"memory_id": "01J...", "reason": "user moved to Berlin"}\n'
+        "Returns {txid, count} (count 0: it was already retired)."
+    ),
+    params={
+        "memory_id": string("The memory's id (from memory_recall or memory_ingest)."),
+        "reason": string("Optional reason, kept with the tombstone."),
+    },
+    required=("memory_id",),
+    scope=WRITE,
+    destructive=True,
+    idempotent=True,
+    run=_forget,
+)
+
+MEMORY_HISTORY = Tool(
+    name="memory_history",
+    title="Topic history",
+    description=(
+        "Every version of the memories on one topic, oldest first, including superseded "
+        "and forgotten ones (valid_from, valid_to, superseded_by, forgotten_reason). Use it "
+        "to answer 'what did the user say before?' or to explain how a fact changed.\n"
+        'Example: {"topic": "home-city"}\n'
+        "Returns {topic, versions: [memory...]}."
+    ),
+    params={"topic": string("The topic key used when the memories were stored.")},
+    required=("topic",),
+    run=_history,
+)
+
+# -- transcripts and sessions ---------------------------------------------------------------
+
+
+def _append(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    sid = args.pop("session_id")
+    turn, txid = profile.append_turn(sid, args.pop("role"), args.pop("content"), **args)
+    return {"turn": turn.to_dict(), "txid": txid}
+
+
+def _read(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    turns = profile.read_turns(args.pop("session_id"), **args)
+    return {"turns": [t.to_dict() for t in turns]}
+
+
+def _end(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    written = profile.end_session(args["session_id"])
+    return {"deleted_tasks": written.count, "txid": written.txid}
+
+
+TRANSCRIPT_APPEND = Tool(
+    name="transcript_append",
+    title="Append to the transcript",
+    description=(
+        "Record one conversation turn verbatim in a session's transcript (the session is "
+        "opened on first use). Transcripts are searchable with memory_recall "
+        "(scopes: ['transcript']) and readable in order with transcript_read.\n"
+        'Example: {"session_id": "chat-42", "role": "user", "content": "Book me a table"}\n'
+        "Returns {turn: {session_id, turn, role, name, content, metadata, created_at}, txid}."
+    ),
+    params={
+        "session_id": string("The conversation's id; pick one and reuse it for the session."),
+        "role": one_of(ROLES, "Who spoke."),
+        "content": string("The turn's text, verbatim."),
+        "name": string("Optional speaker or tool name."),
+        "metadata": json_object("Optional JSON object stored with the turn."),
+    },
+    required=("session_id", "role", "content"),
+    scope=WRITE,
+    run=_append,
+)
+
+TRANSCRIPT_READ = Tool(
+    name="transcript_read",
+    title="Read the transcript",
+    description=(
+        "Read a session's transcript in order, e.g. to catch up on an earlier conversation. "
+        "Page with 'after' (the last turn number you have).\n"
+        'Example: {"session_id": "chat-42", "after": 0, "limit": 50}\n'
+        "Returns {turns: [{session_id, turn, role, name, content, metadata, created_at}]}."
+    ),
+    params={
+        "session_id": string("The conversation's id."),
+        "after": integer("Return turns after this turn number (default 0).", minimum=0),
+        "limit": integer("At most this many turns (default 1000).", minimum=1, maximum=10_000),
+    },
+    required=("session_id",),
+    run=_read,
+)
+
+SESSION_END = Tool(
+    name="session_end",
+    title="End a session",
+    description=(
+        "End a conversation: its task memories (type 'task' with this session_id) are "
+        "deleted in one step; the transcript and all other memories stay. Call it when the "
+        "work of a session is done. Ending an ended session changes nothing.\n"
+        'Example: {"session_id": "chat-42"}\n'
+        "Returns {deleted_tasks, txid}."
+    ),
+    params={"session_id": string("The conversation's id.")},
+    required=("session_id",),
+    scope=WRITE,
+    destructive=True,
+    idempotent=True,
+    run=_end,
+)
+
+# -- documents --------------------------------------------------------------------------------
+
+
+def _add_document(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    document, txid = profile.add_document(args.pop("content"), **args)
+    out = document.to_dict()
+    del out["content"]  # the caller has it; echoing a long document wastes its context
+    return {"document": out, "txid": txid}
+
+
+def _get_document(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    return profile.get_document(args["document_id"]).to_dict()  # type: ignore[no-any-return]
+
+
+def _delete_document(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+    return profile.delete_document(args["document_id"]).to_dict()  # type: ignore[no-any-return]
+
+
+DOCUMENT_ADD = Tool(
+    name="document_add",
+    title="Store a document",
+    description=(
+        "Store a longer text (notes, a page, a file's contents). It is split into chunks "
+        "that memory_recall finds with scopes: ['documents']. Use memory_ingest instead for "
+        "short facts.\n"
+        'Example: {"title": "Travel policy", "content": "Economy class for flights under..."}\n'
+        "Returns {document: {id, title, metadata, created_at, chunks}, txid}."
+    ),
+    params={
+        "content": string("The document's full text (up to 1 MiB)."),
+        "title": string("Optional title; it also helps recall."),
+        "metadata": json_object("Optional JSON object stored with the document."),
+    },
+    required=("content",),
+    scope=WRITE,
+    run=_add_document,
+)
+
+DOCUMENT_GET = Tool(
+    name="document_get",
+    title="Read a document",
+    description=(
+        "Read a stored document in full by its id (recall hits over documents carry it as "
+        "memory.document_id).\n"
+        'Example: {"document_id": "01J..."}\n'
+        "Returns {id, title, content, metadata, created_at, chunks}."
+    ),
+    params={"document_id": string("The document's id.")},
+    required=("document_id",),
+    run=_get_document,
+)
+
+DOCUMENT_DELETE = Tool(
+    name="document_delete",
+    title="Delete a document",
+    description=(
+        "Delete a stored document and its chunks.\n"
+        'Example: {"document_id": "01J..."}\n'
+        "Returns {txid, count}."
+    ),
+    params={"document_id": string("The document's id.")},
+    required=("document_id",),
+    scope=WRITE,
+    destructive=True,
+    run=_delete_document,
+)
+
+TOOLS = (
+    MEMORY_INGEST,
+    MEMORY_RECALL,
+    MEMORY_FORGET,
+    MEMORY_HISTORY,
+    TRANSCRIPT_APPEND,
+    TRANSCRIPT_READ,
+    SESSION_END,
+    DOCUMENT_ADD,
+    DOCUMENT_GET,
+    DOCUMENT_DELETE,
+)
