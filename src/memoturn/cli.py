@@ -372,6 +372,20 @@ def build_parser() -> argparse.ArgumentParser:
         "memoturn bench",
         add_help=False,
     )
+    _parser(
+        sub,
+        "mcp",
+        "Serve the memory tools to an MCP client over stdio (see `memoturn mcp --help`).",
+        "memoturn mcp --url http://127.0.0.1:8765 --token $TOKEN",
+        add_help=False,
+    )
+    _parser(
+        sub,
+        "eval",
+        "Measure recall quality on a public benchmark (see `memoturn eval locomo --help`).",
+        "memoturn eval locomo --data ../shared/data/locomo10.json",
+        add_help=False,
+    )
     return parser
 
 
@@ -524,7 +538,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"Memoturn node listening on http://{host}:{port}", flush=True)
         print(f"root token: {(data / 'root.token').resolve()}", flush=True)
         config = uvicorn.Config(
-            app, log_level=args.log_level, access_log=False, lifespan="off", log_config=None
+            app, log_level=args.log_level, access_log=False, lifespan="on", log_config=None
         )
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler found
         # before it started: make that one a no-op so the engine is closed (profiles
@@ -541,6 +555,29 @@ def _serve(args: argparse.Namespace) -> int:
 
 # -- entry point ----------------------------------------------------------------------------
 
+_EVAL_HELP = """usage: memoturn eval BENCHMARK [ARGS]
+
+Measure recall quality on a public benchmark. Benchmarks:
+  locomo    LoCoMo (long conversations): evidence recall at k = 5, 10, 25, 50, per
+            category, for hybrid, keyword-only and vector-only recall
+
+example:
+  memoturn eval locomo --data ../shared/data/locomo10.json
+"""
+
+
+def _eval(argv: list[str]) -> int:
+    if argv[:1] == ["locomo"]:
+        from memoturn.bench import locomo
+
+        return int(locomo.main(argv[1:]) or 0)
+    if argv[:1] in (["--help"], ["-h"]):
+        print(_EVAL_HELP, end="")
+        return 0
+    print(_EVAL_HELP, end="", file=sys.stderr)
+    return 2
+
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -548,6 +585,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from memoturn import bench
 
         return int(bench.main(argv[1:]) or 0)
+    if argv[:1] == ["mcp"]:
+        from memoturn.mcp import main as mcp_main
+
+        return int(mcp_main(argv[1:]) or 0)
+    if argv[:1] == ["eval"]:
+        return _eval(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":

@@ -8,7 +8,9 @@ validation failures are 400 and the OpenAPI document says so.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,6 +35,7 @@ from memoturn.http.edge import BodyLimit, Observe
 from memoturn.http.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from memoturn.http.routes import admin, history, memories, sessions, store
 from memoturn.http.schemas import ERROR_RESPONSES
+from memoturn.mcp import http_app
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """Largest request body accepted (413 above it, before parsing)."""
@@ -63,7 +66,15 @@ def create_app(
         engine.on_segment_shipped = lambda txid, nbytes: metrics.segment_uploaded(nbytes)
     if engine.on_lease_event is None:
         engine.on_lease_event = metrics.lease_event
+    mcp = http_app(engine, tokens)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.lifespan():  # the MCP session manager's task group
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Memoturn",
         version=memoturn.__version__,
         description="Memory for AI agents. Every route under "
@@ -71,6 +82,8 @@ def create_app(
         responses=ERROR_RESPONSES,
     )
     app.state.node = Node(engine, tokens, metrics, max_body_bytes)
+    # MCP over streamable HTTP; a route, not a mount (a mount would redirect /mcp to /mcp/).
+    app.router.add_route("/mcp", mcp, include_in_schema=False)
     app.add_exception_handler(MemoturnError, _memoturn_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]

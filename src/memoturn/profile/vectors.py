@@ -29,7 +29,8 @@ def _vector(value: object) -> np.ndarray:
         isinstance(x, int | float) and not isinstance(x, bool) for x in value
     ):
         raise InvalidInput("vector must contain only numbers")
-    v = np.asarray(value, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, rejected just below
+        v = np.asarray(value, dtype=np.float32)
     if not np.all(np.isfinite(v)):
         raise InvalidInput("vector must contain only finite numbers")
     norm = float(np.linalg.norm(v))
