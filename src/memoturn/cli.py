@@ -10,8 +10,6 @@ the exit status is 1 (2 for a usage error).
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
 import logging
 import os
@@ -23,6 +21,7 @@ from typing import Any
 
 from memoturn.core.errors import InvalidInput, MemoturnError
 from memoturn.core.model import Record, iso
+from memoturn.engine.tokens import signing_seed_from
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -485,25 +484,6 @@ def _run_client_command(args: argparse.Namespace) -> int:
 # -- serve ----------------------------------------------------------------------------------
 
 
-def _signing_seed(value: str | None) -> bytes | None:
-    """``MEMOTURN_SIGNING_KEY``: 32 bytes as 64 hex digits or base64."""
-    if not value:
-        return None
-    try:
-        seed = bytes.fromhex(value)
-    except ValueError:
-        try:
-            seed = base64.b64decode(value, validate=True)
-        except binascii.Error:
-            seed = b""
-    if len(seed) != 32:
-        raise InvalidInput(
-            "MEMOTURN_SIGNING_KEY must be 32 bytes, as 64 hex digits or base64",
-            hint="generate one with: python -c 'import secrets; print(secrets.token_hex(32))'",
-        )
-    return seed
-
-
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -527,7 +507,7 @@ def _serve(args: argparse.Namespace) -> int:
         options["object_store"] = open_store(args.object_store, endpoint=args.s3_endpoint)
     if args.hibernate_after is not None:
         options["hibernate_after"] = float(args.hibernate_after)
-    seed = _signing_seed(_env("SIGNING_KEY"))
+    seed = signing_seed_from(_env("SIGNING_KEY"))
     data = Path(args.data)
     sock = listening_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
@@ -576,7 +556,6 @@ def _eval(argv: list[str]) -> int:
         return 0
     print(_EVAL_HELP, end="", file=sys.stderr)
     return 2
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

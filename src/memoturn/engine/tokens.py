@@ -19,6 +19,8 @@ anything up, so a refusal never says whether another profile exists.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import secrets
@@ -281,3 +283,22 @@ def _grant(claims: dict[str, object]) -> Grant:
     except InvalidInput:
         pass
     raise Unauthorized("the token's claims are malformed", hint="mint a new token")
+
+
+def signing_seed_from(value: str | None) -> bytes | None:
+    """``MEMOTURN_SIGNING_KEY``: 32 bytes as 64 hex digits or base64."""
+    if not value:
+        return None
+    try:
+        seed = bytes.fromhex(value)
+    except ValueError:
+        try:
+            seed = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            seed = b""
+    if len(seed) != 32:
+        raise InvalidInput(
+            "MEMOTURN_SIGNING_KEY must be 32 bytes, as 64 hex digits or base64",
+            hint="generate one with: python -c 'import secrets; print(secrets.token_hex(32))'",
+        )
+    return seed

@@ -158,9 +158,11 @@ def _in_process(args: argparse.Namespace) -> Iterator[Caller]:
 
 
 def _in_process_caller(engine: Engine, data: Path, args: argparse.Namespace) -> Caller:
-    from memoturn.cli import _signing_seed
+    from memoturn.engine.tokens import signing_seed_from
 
-    authority = TokenAuthority(engine, seed=_signing_seed(os.environ.get("MEMOTURN_SIGNING_KEY")))
+    authority = TokenAuthority(
+        engine, seed=signing_seed_from(os.environ.get("MEMOTURN_SIGNING_KEY"))
+    )
     token = args.token or os.environ.get("MEMOTURN_TOKEN") or _read_token(data / ROOT_TOKEN_FILE)
     if token is None:
         # A directory no node has served yet: whoever can read it holds everything in it.
