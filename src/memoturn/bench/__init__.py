@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from memoturn.bench import profile_bench, storage_bench
+from memoturn.bench import edges_bench, profile_bench, storage_bench
 from memoturn.bench.stats import render_table, write_json
 
 
@@ -30,10 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes",
         default=None,
-        help="comma-separated profile sizes for recall (default 1000,10000)",
+        help="comma-separated profile sizes for recall (default 1000,10000,100000)",
     )
     parser.add_argument(
-        "--only", choices=["storage", "recall"], default=None, help="run one group of scenarios"
+        "--only",
+        choices=["storage", "recall", "edges"],
+        default=None,
+        help="run one group of scenarios",
     )
     parser.add_argument(
         "--no-s3", action="store_true", help="skip the S3 scenarios (they start moto's server)"
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = (
         [int(s) for s in args.sizes.split(",")]
         if args.sizes
-        else ([300] if args.quick else [1000, 10000])
+        else ([300] if args.quick else [1000, 10_000, 100_000])
     )
     n_queries = 30 if args.quick else 200
     n_single = 20 if args.quick else 200
@@ -54,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.only in (None, "recall"):
         results += profile_bench.run(sizes, n_queries=n_queries, n_single=n_single)
+    if args.only in (None, "edges"):
+        results += edges_bench.run(quick=args.quick)
     print(render_table(results))
     out = args.out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_json(results, out, {"args": vars(args) | {"out": str(args.out)}})
