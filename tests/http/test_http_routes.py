@@ -253,17 +253,22 @@ def test_metrics(anon, alice) -> None:
 
 def test_request_log_has_route_and_profile_never_content(alice, caplog) -> None:
     secret = "the launch code is 0000-SECRET"
+    history = "/v1/namespaces/{ns}/profiles/{profile}/topics/{topic}/history"
+
+    def lines() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "memoturn.http"]
+
     with caplog.at_level(logging.DEBUG, logger="memoturn"):
         alice.post(P + "/memories", json={"type": "fact", "content": secret, "topic": "t-secret"})
         alice.get(P + "/topics/t-secret/history")
-        # The server thread logs after the response is sent: give it a moment.
+        # The server thread logs after the response is sent (and a line of an earlier test
+        # may land here too): wait for this test's last line.
         deadline = time.monotonic() + 5
-        while len([r for r in caplog.records if r.name == "memoturn.http"]) < 2:
+        while not any(r.route == history for r in lines()):
             assert time.monotonic() < deadline, "request log lines missing"
             time.sleep(0.01)
-    lines = [r for r in caplog.records if r.name == "memoturn.http"]
-    assert len(lines) == 2
-    assert lines[0].route == "/v1/namespaces/{ns}/profiles/{profile}/memories"
-    assert lines[0].status == 200 and lines[0].profile_id == "acme--alice@main"
+    ours = lines()[-2:]
+    assert [r.route for r in ours] == ["/v1/namespaces/{ns}/profiles/{profile}/memories", history]
+    assert ours[0].status == 200 and ours[0].profile_id == "acme--alice@main"
     for record in caplog.records:
         assert "SECRET" not in record.getMessage() and "t-secret" not in record.getMessage()
