@@ -1,14 +1,11 @@
-"""Rank fusion and query shaping for hybrid recall. Pure functions, no I/O."""
+"""Score fusion and query shaping for hybrid recall. Pure functions, no I/O."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
-
-RRF_K = 60
-"""The usual reciprocal-rank-fusion constant: rank r contributes ``w / (RRF_K + r)``."""
+from collections.abc import Mapping, Sequence
 
 # Words that carry no topic on their own. Dropped from the keyword query unless nothing else
 # is left; BM25's idf would mostly ignore them anyway, but they cost posting-list reads.
@@ -93,16 +90,82 @@ _STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 
+# Irregular verbs: a question asks "what did she buy?", the transcript says "I bought".
+# Each form of a group also matches the others. Groups of stopwords (be, do, have) are left out.
+_IRREGULAR_VERBS = """
+begin began begun; bite bit bitten; blow blew blown; break broke broken; bring brought;
+build built; buy bought; catch caught; choose chose chosen; come came; dig dug; draw drew drawn;
+drink drank drunk; drive drove driven; eat ate eaten; fall fell fallen; feed fed; feel felt;
+fight fought; find found; fly flew flown; forget forgot forgotten; forgive forgave forgiven;
+freeze froze frozen; get got gotten; give gave given; go went gone; grow grew grown;
+hang hung; hear heard; hide hid hidden; hold held; keep kept; know knew known; lead led;
+leave left; lend lent; lose lost; make made; mean meant; meet met; pay paid; ride rode ridden;
+rise rose risen; run ran; say said; see saw seen; sell sold; send sent; shake shook shaken;
+shoot shot; sing sang sung; sit sat; sleep slept; speak spoke spoken; spend spent; stand stood;
+steal stole stolen; swim swam swum; take took taken; teach taught; tear tore torn; tell told;
+think thought; throw threw thrown; wake woke woken; wear wore worn; win won; write wrote written
+"""
+_OTHER_FORMS: dict[str, tuple[str, ...]] = {
+    form: tuple(f for f in group.split() if f != form)
+    for group in _IRREGULAR_VERBS.split(";")
+    for form in group.split()
+}
+_SUFFIXES = ("ings", "ing", "ied", "ies", "ed", "es", "s")
+MIN_STEM = 4
+"""Shorter stems would prefix-match too many unrelated words ("car" -> "career")."""
+
+
+def stem(word: str) -> str:
+    """A light English stem for prefix matching: the word cut before an inflection
+    (-s, -es, -ed, -ing, -ies, -ied), then before a final e/y/i and a doubled consonant,
+    so "dancing", "dances" and "dance" all give "danc" and "planning" gives "plan".
+
+    Always a prefix of ``word``; words that are not purely alphabetic are returned whole.
+    """
+    if not word.isalpha() or len(word) < MIN_STEM:
+        return word
+    s = word
+    for suffix in _SUFFIXES:
+        if s.endswith(suffix) and len(s) - len(suffix) >= 3:
+            if not (suffix == "s" and s[-2] in "su"):  # class, focus: not plurals
+                s = s[: -len(suffix)]
+            break
+    if s[-1] in "eyi":
+        s = s[:-1]
+    if len(s) >= 2 and s[-1] == s[-2] and s[-1] not in "lsz":
+        s = s[:-1]
+    return s
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
 
 def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for free text: every distinct word, quoted (so no user
-    text is ever parsed as FTS syntax), OR-ed. ``None`` when the text has no words."""
+    """An FTS5 MATCH expression for free text, OR-ing one term per distinct word.
+
+    Every word is quoted, so no user text is ever parsed as FTS syntax. The index stores
+    words unstemmed (the schema's ``unicode61`` tokenizer), so stemming happens here: a word
+    whose stem has at least :data:`MIN_STEM` letters becomes a prefix query on the stem
+    (``"paint"*`` finds painted, paints, painting), and an irregular verb also matches its
+    other forms. ``None`` when the text has no words.
+    """
     words = [w.lower() for w in _WORD.findall(text)]
     kept = [w for w in words if w not in _STOPWORDS] or words
-    unique = list(dict.fromkeys(kept))
-    if not unique:
+    terms: list[str] = []
+    for word in dict.fromkeys(kept):
+        root = stem(word)
+        terms.append(
+            _quoted(root) + "*" if root != word and len(root) >= MIN_STEM else _quoted(word)
+        )
+        terms += [_quoted(form) for form in _OTHER_FORMS.get(word, ())]
+    if not terms:
         return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    return " OR ".join(dict.fromkeys(terms))
+
+
+KEYWORD_WEIGHT = 0.5
+"""Share of the fused score that comes from BM25; the rest comes from cosine similarity."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -119,25 +182,41 @@ def fuse(
     keyword: Sequence[tuple[int, float]],
     vector: Sequence[tuple[int, float]],
     *,
-    keyword_weight: float = 1.0,
-    vector_weight: float = 1.0,
+    similarity: Mapping[int, float] | None = None,
+    keyword_weight: float = KEYWORD_WEIGHT,
 ) -> list[Fused]:
-    """Reciprocal rank fusion of two ranked lists of ``(key, score)``, best first.
+    """Score fusion of a keyword list ``(key, bm25)`` and a vector list ``(key, cosine)``,
+    both best first (BM25 here is higher-is-better).
 
-    Each list adds ``weight / (RRF_K + rank)``; an item in only one list keeps that list's
-    contribution, so a strong keyword-only hit (a product code the embedder cannot read) is
-    never dropped. Ties break on the keyword rank, then the vector rank, then the key.
+    Each candidate scores ``w * bm25 / best_bm25 + (1 - w) * max(cosine, 0) / best_cosine``:
+    each signal is scaled so that this query's best hit is 1 and "no evidence" is 0 (no
+    keyword match; a cosine of 0 or below). ``similarity`` holds the cosine of keyword
+    candidates missing from the vector list, so a keyword hit keeps its vector evidence
+    however deep it lies (a vector hit outside the keyword list matches few or no query
+    words, and gets no keyword share).
+
+    Scores, unlike ranks, keep how far the top hits stand above the rest: the best keyword
+    hit outranks every item that matches no keyword (it has ``w`` or more, they have at most
+    ``1 - w``, and ties go to it), so a product code the embedder cannot read is never
+    drowned; an item both signals rate well rises above either list's top. Ties break on the
+    keyword rank, then the vector rank, then the key.
     """
     out: dict[int, Fused] = {}
     for rank, (key, score) in enumerate(keyword, start=1):
-        out[key] = Fused(key, keyword_weight / (RRF_K + rank), bm25_rank=rank, bm25=score)
+        out[key] = Fused(key, 0.0, bm25_rank=rank, bm25=score)
     for rank, (key, sim) in enumerate(vector, start=1):
-        f = out.get(key)
-        if f is None:
-            f = out[key] = Fused(key, 0.0)
-        f.score += vector_weight / (RRF_K + rank)
-        f.vector_rank = rank
-        f.similarity = sim
+        f = out.setdefault(key, Fused(key, 0.0))
+        f.vector_rank, f.similarity = rank, sim
+    for key, sim in (similarity or {}).items():
+        if key in out and out[key].similarity is None:
+            out[key].similarity = sim
+    best_bm25 = max((f.bm25 for f in out.values() if f.bm25 is not None), default=0.0)
+    best_sim = max((f.similarity for f in out.values() if f.similarity is not None), default=0.0)
+    for f in out.values():
+        if f.bm25 is not None and best_bm25 > 0:
+            f.score += keyword_weight * max(f.bm25, 0.0) / best_bm25
+        if f.similarity is not None and best_sim > 0:
+            f.score += (1.0 - keyword_weight) * max(f.similarity, 0.0) / best_sim
     return sorted(
         out.values(),
         key=lambda f: (

@@ -1,4 +1,4 @@
-"""Hybrid recall: FTS5 BM25 and embedding cosine, fused by reciprocal rank.
+"""Hybrid recall: FTS5 BM25 and embedding cosine, fused by score (see ``ranking.fuse``).
 
 Filters are applied before ranking, in SQL for the keyword list and as a mask for the
 vector list, so a filter never empties a result that has matches. Each scope (memories,
@@ -102,8 +102,9 @@ class RecallQuery:
 
     @property
     def candidates(self) -> int:
-        """How deep each list is read before fusion."""
-        return max(50, 4 * self.k)
+        """How deep each list is read before fusion. Not tied to ``k`` (up to 50), so
+        asking for more hits never reorders the first ones."""
+        return max(50, self.k)
 
 
 @dataclasses.dataclass(slots=True)
@@ -209,8 +210,8 @@ class RecallOps:
         # Fusion needs deeper lists than it returns; a single list needs only k.
         depth = q.candidates if q.mode == "hybrid" else q.k
         keyword: list[tuple[int, float]] = []
-        match = ranking.fts_query(q.query)
-        if q.mode != "vector" and match is not None:
+        match = ranking.fts_query(q.query) if q.mode != "vector" else None
+        if match is not None:
             keyword = [
                 (rid, -score)
                 for rid, score in cur.execute(
@@ -221,6 +222,7 @@ class RecallOps:
                 )
             ]
         vector: list[tuple[int, float]] = []
+        similarity: dict[int, float] = {}
         if qvec is not None:
             allowed = None
             if s.narrowing:
@@ -241,7 +243,14 @@ class RecallOps:
                 current_only=scope == Scope.MEMORIES and q.as_of is None and not q.include_history,
                 allowed=allowed,
             )
-        fused = ranking.fuse(keyword, vector)
+            # Fusion judges every candidate on both signals: keyword hits the vector list
+            # missed get their exact cosine however deep they lie.
+            listed = {rid for rid, _ in vector}
+            missed = [rid for rid, _ in keyword if rid not in listed]
+            if missed:
+                similarity = self._similarity(cur, s.table, missed, qvec)
+        weight = {"keyword": 1.0, "vector": 0.0}.get(q.mode, ranking.KEYWORD_WEIGHT)
+        fused = ranking.fuse(keyword, vector, similarity=similarity, keyword_weight=weight)
         if q.recency_half_life_s is None:
             fused = fused[: q.k]
         records = self._hydrate(cur, scope, [f.key for f in fused])
@@ -262,6 +271,21 @@ class RecallOps:
         if q.recency_half_life_s is not None:
             hits.sort(key=lambda h: -h.score)
         return hits[: q.k]
+
+    def _similarity(
+        self: Profile, cur: Any, table: str, rids: Sequence[int], qvec: np.ndarray
+    ) -> dict[int, float]:
+        """The cosine of the query and each of ``rids`` that has an embedding, read from
+        the rows: for a few candidates that is cheaper than another pass over the index."""
+        found = cur.execute(
+            f"SELECT rid, embedding FROM {table} WHERE rid IN ({','.join('?' * len(rids))}) "
+            "AND embedding IS NOT NULL",
+            list(rids),
+        ).fetchall()
+        if not found:
+            return {}
+        sims = np.stack([rows.from_blob(blob) for _, blob in found]) @ qvec
+        return {rid: float(sim) for (rid, _), sim in zip(found, sims, strict=True)}
 
     def _hydrate(self: Profile, cur: Any, scope: str, keys: Sequence[int]) -> dict[int, Any]:
         if not keys:
