@@ -80,7 +80,7 @@ def forget(
 
 @router.post("/recall", response_model=schemas.RecallOut, responses=READ_RESPONSES)
 def recall(body: schemas.RecallIn, target: Reader, min_txid: MinTxid = None) -> dict[str, Any]:
-    """Hybrid recall (BM25 + embeddings, fused by reciprocal rank) over memories, and over
+    """Hybrid recall (BM25 + embeddings, fused by normalised score) over memories, and over
     transcript turns and document chunks when ``scopes`` says so. Each hit says ``why``."""
     options = body.model_dump(mode="json", exclude_unset=True)
     query = options.pop("query")
