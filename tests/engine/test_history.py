@@ -195,3 +195,20 @@ def test_gc_deletes_only_unreachable_and_expired(make_engine, shared_store, cloc
     assert remaining and all("/main." in k for k in remaining)
     fresh = make_engine().profile("acme", "alice")
     assert len(fresh.list_memories()) == 3
+
+
+def test_rewind_leaves_a_snapshot_so_wakes_do_not_nest(make_engine, shared_store) -> None:
+    from memoturn.storage.wrappers import MeteredStore
+
+    metered = MeteredStore(shared_store)
+    eng = make_engine(object_store=metered)
+    p = provision(eng)
+    for i in range(5):
+        p.ingest("fact", f"fact {i}")
+    for _ in range(3):
+        eng.rewind("acme", "alice", txid=p.txid - 1)
+    eng.hibernate("acme", "alice")
+    metered.reset()
+    assert len(p.list_memories()) == 4
+    stats = metered.stats()
+    assert stats["get_snapshot"]["calls"] == 1 and "get_segment" not in stats

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 MAIN = "main"
 T = TypeVar("T")
+log = logging.getLogger("memoturn.engine")
 
 
 def _checkpoint(name: str, branch: str, pin: Pin) -> Checkpoint:
@@ -189,6 +191,12 @@ class BranchOps:
             ob, Profile(ob.path, self.embedder, clock=self.clock, synchronous=self._synchronous)
         )
         ob.poisoned = False
+        try:
+            # The new run's base is another point of history: without a snapshot, every
+            # wake would restore that point first (and rewinds would nest).
+            ob.replica.snapshot()
+        except Exception:
+            log.warning("snapshot after rewind of %s failed", m.db, exc_info=True)
         return RewindResult(new, undo)
 
     # -- branches -----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import Conflict
 from memoturn.core.model import Written
 from memoturn.embed import Embedder
-from memoturn.profile import rows
 from memoturn.profile.database import ProfileDatabase
 from memoturn.profile.documents import DocumentOps
 from memoturn.profile.kv import KVOps
@@ -80,14 +79,18 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps):
     def _load_index(self, sql: str) -> VectorIndex:
         index = VectorIndex(self.embedder.dim)
         with self.db.read() as cur:
-            for row in cur.execute(sql):
-                index.add(
-                    row[0],
-                    rows.from_blob(row[1]),
-                    valid_from=row[2] if len(row) > 2 else 0.0,
-                    valid_to=row[3] if len(row) > 3 else None,
-                    expires_at=row[4] if len(row) > 4 else None,
-                )
+            found = cur.execute(sql).fetchall()
+        if found:
+            width = len(found[0])
+            index.load(
+                [r[0] for r in found],
+                np.frombuffer(b"".join(r[1] for r in found), dtype=np.float32).reshape(
+                    len(found), self.embedder.dim
+                ),
+                valid_from=[r[2] for r in found] if width > 2 else None,
+                valid_to=[r[3] for r in found] if width > 3 else None,
+                expires_at=[r[4] for r in found] if width > 4 else None,
+            )
         return index
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -74,6 +74,34 @@ class VectorIndex:
         self._row[rid] = i
         self._n += 1
 
+    def load(
+        self,
+        rids: list[int],
+        matrix: np.ndarray,
+        *,
+        valid_from: list[float] | None = None,
+        valid_to: list[float | None] | None = None,
+        expires_at: list[float | None] | None = None,
+    ) -> None:
+        """Fill an empty index in one go (waking a profile: no per-row growth)."""
+        if self._n:
+            raise ValueError("load() needs an empty index")
+        n = len(rids)
+
+        def times(values: list[float | None] | None, missing: float) -> np.ndarray:
+            if values is None:
+                return np.full(n, missing)
+            return np.array([missing if v is None else v for v in values], dtype=np.float64)
+
+        self._rids = np.array(rids, dtype=np.int64)
+        self._mat = np.array(matrix, dtype=np.float32)  # a writable copy
+        self._valid_from = times(valid_from, 0.0)  # type: ignore[arg-type]
+        self._valid_to = times(valid_to, math.inf)
+        self._expires = times(expires_at, math.inf)
+        self._alive = np.ones(n, dtype=bool)
+        self._row = {int(r): i for i, r in enumerate(rids)}
+        self._n = n
+
     def set_valid_to(self, rid: int, valid_to: float | None) -> None:
         i = self._row.get(rid)
         if i is not None:
