@@ -248,7 +248,7 @@ class RecallOps:
             listed = {rid for rid, _ in vector}
             missed = [rid for rid, _ in keyword if rid not in listed]
             if missed:
-                similarity = self._similarity(cur, s.table, missed, qvec)
+                similarity = s.index.similarity(missed, qvec)
         weight = {"keyword": 1.0, "vector": 0.0}.get(q.mode, ranking.KEYWORD_WEIGHT)
         fused = ranking.fuse(keyword, vector, similarity=similarity, keyword_weight=weight)
         if q.recency_half_life_s is None:
@@ -271,21 +271,6 @@ class RecallOps:
         if q.recency_half_life_s is not None:
             hits.sort(key=lambda h: -h.score)
         return hits[: q.k]
-
-    def _similarity(
-        self: Profile, cur: Any, table: str, rids: Sequence[int], qvec: np.ndarray
-    ) -> dict[int, float]:
-        """The cosine of the query and each of ``rids`` that has an embedding, read from
-        the rows: for a few candidates that is cheaper than another pass over the index."""
-        found = cur.execute(
-            f"SELECT rid, embedding FROM {table} WHERE rid IN ({','.join('?' * len(rids))}) "
-            "AND embedding IS NOT NULL",
-            list(rids),
-        ).fetchall()
-        if not found:
-            return {}
-        sims = np.stack([rows.from_blob(blob) for _, blob in found]) @ qvec
-        return {rid: float(sim) for (rid, _), sim in zip(found, sims, strict=True)}
 
     def _hydrate(self: Profile, cur: Any, scope: str, keys: Sequence[int]) -> dict[int, Any]:
         if not keys:

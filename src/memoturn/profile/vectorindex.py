@@ -102,6 +102,14 @@ class VectorIndex:
         self._row = {int(r): i for i, r in enumerate(rids)}
         self._n = n
 
+    def similarity(self, rids: list[int], query: np.ndarray) -> dict[int, float]:
+        """The exact cosine of the query and each of ``rids`` held here."""
+        found = [(rid, self._row[rid]) for rid in rids if rid in self._row]
+        if not found:
+            return {}
+        sims = self._mat[[i for _, i in found]] @ query
+        return {rid: float(sim) for (rid, _), sim in zip(found, sims, strict=True)}
+
     def set_valid_to(self, rid: int, valid_to: float | None) -> None:
         i = self._row.get(rid)
         if i is not None:
