@@ -339,8 +339,7 @@ class Engine(BranchOps):
         if ob.closed:
             return
         ob.closed = True
-        with contextlib.suppress(Exception):
-            ob.replica.close()
+        ob.replica.close()
         ob.profile.close()
         _remove_db_files(ob.path)
         if self._open.get(ob.key) is ob:
@@ -507,4 +506,4 @@ if TYPE_CHECKING:
     # For type checkers the handle offers exactly the Profile operations.
     ProfileHandle = Profile  # type: ignore[misc,assignment]
 
-__all__ = ["MAIN", "Engine", "OpenBranch", "ProfileHandle", "StaleProfile", "database_id"]
+__all__ = ["MAIN", "Engine", "OpenBranch", "ProfileHandle", "StaleProfile"]
