@@ -208,6 +208,10 @@ class LocalEmbedder:
         # One graph, run op by op: a second inter-op pool only competes for the same cores.
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        # Idle pool threads must sleep, not spin: recall runs numpy right after the query
+        # embedding, and spinning ORT threads made the 10k-row cosine 3x slower (2.5 ms
+        # instead of 0.7 ms) for 0.3 ms saved on the embedding.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         return onnxruntime.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]

@@ -21,6 +21,9 @@ from memoturn.core.clock import Clock
 from memoturn.core.errors import Conflict, Internal
 from memoturn.profile.schema import MIGRATIONS, SCHEMA_VERSION
 
+CACHE_KIB = 32 * 1024
+"""Page cache per open profile-branch, at most (KiB)."""
+
 CommitListener = Callable[[int], None]
 """Called with the new txid right after each commit, under the write lock."""
 
@@ -65,6 +68,10 @@ class ProfileDatabase:
         self._pragma("wal_autocheckpoint", "0", expect=0)
         self._pragma("secure_delete", "on", expect=1)
         self._pragma("foreign_keys", "off")
+        # Rows carry their 1.5 KB embedding, so a 10k-memory profile is ~20 MB; with
+        # SQLite's default 2 MB page cache every keyword recall re-reads pages (5.5 ms
+        # instead of 2.9 ms at 10k). The cache grows only as pages are touched.
+        self._pragma("cache_size", str(-CACHE_KIB))
         # "full" when the local file is what makes a write durable; "off" when the object
         # store is (the local copy is disposable and rebuilt from the store after a crash).
         self._pragma("synchronous", synchronous)
