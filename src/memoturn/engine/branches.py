@@ -59,21 +59,21 @@ class BranchOps:
         from memoturn.engine.engine import StaleProfile
 
         for _ in range(3):
-            if exclusive:
-                ctx = self._exclusive(key)
-                ob = ctx.__enter__()
-            else:
-                ob = self._acquire(key)
-            try:
-                with ob.profile.db.lock:
-                    self._ensure_writer(ob)
-                    return fn(ob)
-            except StaleProfile:
-                pass
-            finally:
-                if exclusive:
-                    ctx.__exit__(None, None, None)
-            self._discard(ob)
+            with contextlib.ExitStack() as stack:
+                if exclusive:  # no call in flight (the database may be swapped)
+                    ob = stack.enter_context(self._exclusive(key))
+                else:  # like any call: hibernation waits for it
+                    ob = self._acquire(key)
+                    stack.enter_context(ob.gate.shared())
+                    if ob.closed:
+                        continue
+                try:
+                    with ob.profile.db.lock:
+                        self._ensure_writer(ob)
+                        return fn(ob)
+                except StaleProfile:
+                    pass
+            self._discard(ob)  # outside the gate: discarding takes it exclusively
         raise Unavailable(f"{key[0]}@{key[1]} keeps changing under this node", hint="retry")
 
     # -- checkpoints --------------------------------------------------------------------------

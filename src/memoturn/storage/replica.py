@@ -31,7 +31,7 @@ from memoturn.storage.wal import CapturedTx, WalCapture
 Durability = Literal["object", "local"]
 SNAPSHOT_EVERY = 256
 """Write a snapshot once this many segments follow the last one (bounds wake time)."""
-WAL_CHECKPOINT_FRAMES_BYTES = 4 * 1024 * 1024
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
 _FETCHERS = 8
 
 
@@ -251,7 +251,7 @@ class Replica:
 
     def maybe_checkpoint_wal(self, wal_bytes: int) -> None:
         """Fold the WAL into the database file once it is big and fully captured."""
-        if self._capture is not None and wal_bytes > WAL_CHECKPOINT_FRAMES_BYTES:
+        if self._capture is not None and wal_bytes > WAL_CHECKPOINT_BYTES:
             self.flush()
             self._capture.checkpoint()
 
