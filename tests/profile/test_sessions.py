@@ -79,3 +79,95 @@ def test_unknown_session(profile) -> None:
         profile.read_turns("nope")
     with pytest.raises(NotFound):
         profile.end_session("nope")
+
+
+# -- what a turn's embedding covers --------------------------------------------------------
+
+
+def test_embedding_texts_put_the_turn_before_its_context() -> None:
+    from memoturn.profile.sessions import embedding_texts
+
+    assert embedding_texts(None, ["a", "b", "c"]) == ["a", "b\na", "c\nb"]
+    assert embedding_texts("z", ["a"]) == ["a\nz"]
+
+
+def _stored_turn_vectors(tmp_path, embedder, appends):  # type: ignore[no-untyped-def]
+    from memoturn.profile.profile import Profile
+    from memoturn.profile.rows import from_blob
+
+    prof = Profile(tmp_path / "p.db", embedder)
+    try:
+        appends(prof)
+        with prof.db.read() as cur:
+            rows = cur.execute(
+                "SELECT session_id, content, embedding FROM turns ORDER BY session_id, turn"
+            ).fetchall()
+    finally:
+        prof.close()
+    return [(sid, content, from_blob(blob)) for sid, content, blob in rows]
+
+
+def test_reply_embedding_carries_the_turn_before_it(tmp_path, embedder) -> None:
+    """Each turn is embedded with the session's previous turn after it, across separate
+    appends, and never with a turn of another session."""
+
+    def appends(prof):  # type: ignore[no-untyped-def]
+        prof.append_turn("s1", "user", "Have you ever been to Lisbon?")
+        prof.append_turns(
+            "s1",
+            [
+                {"role": "assistant", "content": "Yes! Last spring. The tarts were amazing."},
+                {"role": "user", "content": "Which bakery?"},
+            ],
+        )
+        prof.append_turn("s2", "user", "Which bakery?")
+
+    got = _stored_turn_vectors(tmp_path, embedder, appends)
+    expected = embedder.embed(
+        [
+            "Have you ever been to Lisbon?",
+            "Yes! Last spring. The tarts were amazing.\nHave you ever been to Lisbon?",
+            "Which bakery?\nYes! Last spring. The tarts were amazing.",
+            "Which bakery?",
+        ]
+    )
+    assert [c for _, c, _ in got] == [
+        "Have you ever been to Lisbon?",
+        "Yes! Last spring. The tarts were amazing.",
+        "Which bakery?",
+        "Which bakery?",
+    ]
+    for (_, _, vec), want in zip(got, expected, strict=True):
+        assert float(vec @ want) > 0.999
+    # The same words in another session got no context, so a different vector.
+    assert float(got[2][2] @ got[3][2]) < 0.99
+
+
+def test_concurrent_appends_embed_with_the_turn_that_really_came_before(
+    tmp_path, embedder
+) -> None:
+    """Appends racing on one session: whichever order they land in, every turn's
+    embedding carries the turn stored just before it."""
+    import threading
+
+    texts = [f"turn {i} about topic {i % 3} and the weather" for i in range(24)]
+
+    def appends(prof):  # type: ignore[no-untyped-def]
+        def worker(part: list[str]) -> None:
+            for t in part:
+                prof.append_turn("s", "user", t)
+
+        threads = [threading.Thread(target=worker, args=(texts[i::3],)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    got = _stored_turn_vectors(tmp_path, embedder, appends)
+    contents = [c for _, c, _ in got]
+    assert sorted(contents) == sorted(texts)
+    expected = embedder.embed(
+        [c if i == 0 else f"{c}\n{contents[i - 1]}" for i, c in enumerate(contents)]
+    )
+    for (_, _, vec), want in zip(got, expected, strict=True):
+        assert float(vec @ want) > 0.999

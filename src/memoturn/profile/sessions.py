@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,21 @@ if TYPE_CHECKING:
 
 ROLES = ("user", "assistant", "system", "tool")
 _SESSION_COLUMNS = "id, created_at, ended_at, task_ttl_s, metadata"
+
+
+def embedding_texts(previous: str | None, contents: list[str]) -> list[str]:
+    """What gets embedded for each of ``contents``, turns appended in order after a turn
+    whose content is ``previous`` (``None`` at the start of a session): the turn itself,
+    then the turn before it as context. A reply seldom names its topic ("Yes, last
+    Tuesday!"), and its question usually does. The turn comes first, so the embedder's
+    token cap cuts the context before it cuts the turn. Keyword search indexes the turn's
+    own words only.
+    """
+    texts = []
+    for content in contents:
+        texts.append(content if previous is None else f"{content}\n{previous}")
+        previous = content
+    return texts
 
 
 def _session(row: tuple[Any, ...]) -> Session:
@@ -114,25 +130,58 @@ class SessionOps:
                     validate.metadata(t.get("metadata"), f"turns[{i}].metadata"),
                 )
             )
-        vectors = self._embed([c[1] for c in checked])
-        out: list[Turn] = []
-        with self.db.write() as tx:
-            self._session_for_write(tx, sid)
-            (n,) = tx.cursor.execute(
-                "SELECT next_turn FROM sessions WHERE id = ?", (sid,)
+        contents = [c[1] for c in checked]
+        # The embeddings depend on the session's last turn, read before embedding (outside
+        # the write lock). If another append lands in between, embed again holding the lock.
+        for attempt in range(2):
+            with contextlib.ExitStack() as held:
+                if attempt:
+                    held.enter_context(self.db.lock)
+                start, previous = self._transcript_tail(sid)
+                vectors = self._embed(embedding_texts(previous, contents))
+                with self.db.write() as tx:
+                    self._session_for_write(tx, sid)
+                    (n,) = tx.cursor.execute(
+                        "SELECT next_turn FROM sessions WHERE id = ?", (sid,)
+                    ).fetchone()
+                    if n != start:
+                        tx.cancel()
+                        continue
+                    out = self._insert_turns(tx, sid, n, checked, vectors)
+                return [(t, tx.txid) for t in out]
+        raise AssertionError("unreachable: the second attempt holds the profile lock")
+
+    def _transcript_tail(self: Profile, sid: str) -> tuple[int, str | None]:
+        """The number the session's next turn will get, and the content of its last turn."""
+        with self.db.read() as cur:
+            row = cur.execute("SELECT next_turn FROM sessions WHERE id = ?", (sid,)).fetchone()
+            start = row[0] if row else 1
+            last = cur.execute(
+                "SELECT content FROM turns WHERE session_id = ? AND turn = ?", (sid, start - 1)
             ).fetchone()
-            for (role, content, name, meta), vec in zip(checked, vectors, strict=True):
-                tx.cursor.execute(
-                    "INSERT INTO turns(session_id, turn, role, name, content, metadata, "
-                    "created_at, embedding) VALUES (?,?,?,?,?,?,?,?)",
-                    (sid, n, role, name, content, rows.dumps(meta), tx.now, rows.to_blob(vec)),
-                )
-                rid = self.db.conn.last_insert_rowid()
-                tx.after_commit(lambda rid=rid, vec=vec: self.turn_index.add(rid, vec))
-                out.append(Turn(sid, n, role, name, content, meta, tx.now))
-                n += 1
-            tx.cursor.execute("UPDATE sessions SET next_turn = ? WHERE id = ?", (n, sid))
-        return [(t, tx.txid) for t in out]
+        return start, last[0] if last else None
+
+    def _insert_turns(
+        self: Profile,
+        tx: Transaction,
+        sid: str,
+        n: int,
+        checked: list[tuple[str, str, str | None, dict[str, Any]]],
+        vectors: Any,
+    ) -> list[Turn]:
+        out: list[Turn] = []
+        for (role, content, name, meta), vec in zip(checked, vectors, strict=True):
+            tx.cursor.execute(
+                "INSERT INTO turns(session_id, turn, role, name, content, metadata, "
+                "created_at, embedding) VALUES (?,?,?,?,?,?,?,?)",
+                (sid, n, role, name, content, rows.dumps(meta), tx.now, rows.to_blob(vec)),
+            )
+            rid = self.db.conn.last_insert_rowid()
+            tx.after_commit(lambda rid=rid, vec=vec: self.turn_index.add(rid, vec))
+            out.append(Turn(sid, n, role, name, content, meta, tx.now))
+            n += 1
+        tx.cursor.execute("UPDATE sessions SET next_turn = ? WHERE id = ?", (n, sid))
+        return out
 
     def read_turns(
         self: Profile, session_id: str, *, after: int = 0, limit: int = 1000
