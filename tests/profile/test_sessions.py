@@ -143,9 +143,7 @@ def test_reply_embedding_carries_the_turn_before_it(tmp_path, embedder) -> None:
     assert float(got[2][2] @ got[3][2]) < 0.99
 
 
-def test_concurrent_appends_embed_with_the_turn_that_really_came_before(
-    tmp_path, embedder
-) -> None:
+def test_concurrent_appends_embed_with_the_turn_that_really_came_before(tmp_path, embedder) -> None:
     """Appends racing on one session: whichever order they land in, every turn's
     embedding carries the turn stored just before it."""
     import threading
