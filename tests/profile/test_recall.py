@@ -139,3 +139,24 @@ def test_query_text_is_never_fts_syntax(profile) -> None:
     for q in ['"', "NEAR(", "AND", "*", "a:b", "(((", "-x", "^"]:
         profile.recall(q)  # must not raise
     assert profile.recall("NEAR(a b)", mode="keyword").results
+
+
+# -- stemming -----------------------------------------------------------------------------
+
+
+def test_keyword_recall_matches_inflections_in_every_scope(profile) -> None:
+    """The keyword indexes stem with Porter: "painting" finds "painted" and "paints"."""
+    profile.ingest("fact", "Melanie painted a sunrise over the lake")
+    profile.append_turn("s1", "user", "She paints every weekend")
+    profile.add_document("The club organises painting classes in spring.", title="Hobbies")
+    for scope, found in [
+        ("memories", "Melanie painted a sunrise over the lake"),
+        ("transcript", "She paints every weekend"),
+        ("documents", "The club organises painting classes in spring."),
+    ]:
+        hits = profile.recall("painting", scopes=[scope], mode="keyword").results
+        assert [h.memory.content for h in hits] == [found], scope
+    # An irregular verb matches its other forms, which no suffix stemmer relates.
+    profile.ingest("fact", "Caroline bought a used car")
+    hits = profile.recall("what did caroline buy", mode="keyword").results
+    assert [h.memory.content for h in hits] == ["Caroline bought a used car"]

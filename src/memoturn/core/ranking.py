@@ -110,31 +110,6 @@ _OTHER_FORMS: dict[str, tuple[str, ...]] = {
     for group in _IRREGULAR_VERBS.split(";")
     for form in group.split()
 }
-_SUFFIXES = ("ings", "ing", "ied", "ies", "ed", "es", "s")
-MIN_STEM = 4
-"""Shorter stems would prefix-match too many unrelated words ("car" -> "career")."""
-
-
-def stem(word: str) -> str:
-    """A light English stem for prefix matching: the word cut before an inflection
-    (-s, -es, -ed, -ing, -ies, -ied), then before a final e/y/i and a doubled consonant,
-    so "dancing", "dances" and "dance" all give "danc" and "planning" gives "plan".
-
-    Always a prefix of ``word``; words that are not purely alphabetic are returned whole.
-    """
-    if not word.isalpha() or len(word) < MIN_STEM:
-        return word
-    s = word
-    for suffix in _SUFFIXES:
-        if s.endswith(suffix) and len(s) - len(suffix) >= 3:
-            if not (suffix == "s" and s[-2] in "su"):  # class, focus: not plurals
-                s = s[: -len(suffix)]
-            break
-    if s[-1] in "eyi":
-        s = s[:-1]
-    if len(s) >= 2 and s[-1] == s[-2] and s[-1] not in "lsz":
-        s = s[:-1]
-    return s
 
 
 def _quoted(word: str) -> str:
@@ -144,20 +119,17 @@ def _quoted(word: str) -> str:
 def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression for free text, OR-ing one term per distinct word.
 
-    Every word is quoted, so no user text is ever parsed as FTS syntax. The index stores
-    words unstemmed (the schema's ``unicode61`` tokenizer), so stemming happens here: a word
-    whose stem has at least :data:`MIN_STEM` letters becomes a prefix query on the stem
-    (``"paint"*`` finds painted, paints, painting), and an irregular verb also matches its
-    other forms. ``None`` when the text has no words.
+    Every word is quoted, so no user text is ever parsed as FTS syntax. Stemming is the
+    index's: the schema's ``porter`` tokenizer stems the indexed text and these query words
+    alike, so "painting" finds "painted". An irregular verb also matches its other forms,
+    which no suffix stemmer relates ("buy" finds "bought"). Stopwords are dropped unless
+    nothing else is left. ``None`` when the text has no words.
     """
     words = [w.lower() for w in _WORD.findall(text)]
     kept = [w for w in words if w not in _STOPWORDS] or words
     terms: list[str] = []
     for word in dict.fromkeys(kept):
-        root = stem(word)
-        terms.append(
-            _quoted(root) + "*" if root != word and len(root) >= MIN_STEM else _quoted(word)
-        )
+        terms.append(_quoted(word))
         terms += [_quoted(form) for form in _OTHER_FORMS.get(word, ())]
     if not terms:
         return None
