@@ -160,3 +160,23 @@ def test_keyword_recall_matches_inflections_in_every_scope(profile) -> None:
     profile.ingest("fact", "Caroline bought a used car")
     hits = profile.recall("what did caroline buy", mode="keyword").results
     assert [h.memory.content for h in hits] == ["Caroline bought a used car"]
+
+
+def test_keyword_recall_skips_history_however_much_of_it_ranks_first(profile) -> None:
+    """Superseded memories that outrank every current one in BM25 (short texts) are still
+    filtered out, and the current ones fill the k hits."""
+    profile.ingest_many(
+        [{"type": "fact", "content": f"coffee {i}", "topic": "order"} for i in range(40)]
+    )
+    current = [
+        f"We bought coffee beans from farm number {i} in the hills last week" for i in range(12)
+    ]
+    profile.ingest_many([{"type": "fact", "content": c} for c in current])
+    history = profile.recall("coffee", k=10, mode="keyword", include_history=True).results
+    assert all(h.memory.content.startswith("coffee ") for h in history)  # history ranks first
+    hits = profile.recall("coffee", k=10, mode="keyword").results
+    assert len(hits) == 10 and all(h.memory.valid_to is None for h in hits)
+    hits = profile.recall("coffee", k=20, mode="keyword").results
+    assert sorted(h.memory.content for h in hits) == sorted([*current, "coffee 39"])
+    hits = profile.recall("coffee", k=20, mode="hybrid").results
+    assert all(h.memory.valid_to is None for h in hits)

@@ -212,15 +212,7 @@ class RecallOps:
         keyword: list[tuple[int, float]] = []
         match = ranking.fts_query(q.query) if q.mode != "vector" else None
         if match is not None:
-            keyword = [
-                (rid, -score)
-                for rid, score in cur.execute(
-                    f"SELECT f.rowid, bm25({s.fts}) FROM {s.fts} f JOIN {s.table} t "
-                    f"ON t.rid = f.rowid WHERE {s.fts} MATCH ? AND {where} "
-                    f"ORDER BY bm25({s.fts}) LIMIT ?",
-                    (match, *s.params, depth),
-                )
-            ]
+            keyword = self._keyword_list(cur, s, where, match, depth)
         vector: list[tuple[int, float]] = []
         similarity: dict[int, float] = {}
         if qvec is not None:
@@ -271,6 +263,51 @@ class RecallOps:
         if q.recency_half_life_s is not None:
             hits.sort(key=lambda h: -h.score)
         return hits[: q.k]
+
+    def _keyword_list(
+        self: Profile, cur: Any, s: _ScopeSql, where: str, match: str, depth: int
+    ) -> list[tuple[int, float]]:
+        """The ``depth`` best BM25 hits that pass the scope's filters, best first, with
+        BM25 as higher-is-better.
+
+        Joining every match to its row to test the filters costs more than the match itself
+        (a common word matches thousands of rows). Unless a filter narrows the search (type,
+        topic, session, time, metadata), nearly every match passes, so: take the best
+        ``2 * depth`` matches from the index alone and test only those. That is exact when
+        ``depth`` of them pass (any other passing match ranks below all of them) or when the
+        index had no more; otherwise the joined query runs.
+        """
+        top = (
+            f"SELECT rowid, bm25({s.fts}) FROM {s.fts} WHERE {s.fts} MATCH ? "
+            f"ORDER BY bm25({s.fts}) LIMIT ?"
+        )
+        if not s.conds:
+            return [(rid, -score) for rid, score in cur.execute(top, (match, depth))]
+        if not s.narrowing:
+            over = 2 * depth
+            best = cur.execute(top, (match, over)).fetchall()
+            if not best:
+                return []
+            marks = ",".join("?" * len(best))
+            passing = {
+                rid
+                for (rid,) in cur.execute(
+                    f"SELECT t.rid FROM {s.table} t WHERE t.rid IN ({marks}) AND {where}",
+                    (*(r for r, _ in best), *s.params),
+                )
+            }
+            kept = [(r, -b) for r, b in best if r in passing][:depth]
+            if len(kept) == depth or len(best) < over:
+                return kept
+        return [
+            (rid, -score)
+            for rid, score in cur.execute(
+                f"SELECT f.rowid, bm25({s.fts}) FROM {s.fts} f JOIN {s.table} t "
+                f"ON t.rid = f.rowid WHERE {s.fts} MATCH ? AND {where} "
+                f"ORDER BY bm25({s.fts}) LIMIT ?",
+                (match, *s.params, depth),
+            )
+        ]
 
     def _hydrate(self: Profile, cur: Any, scope: str, keys: Sequence[int]) -> dict[int, Any]:
         if not keys:
