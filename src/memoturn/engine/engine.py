@@ -126,6 +126,9 @@ class Engine(BranchOps):
         self._open: dict[Key, OpenBranch] = {}
         self._leases: dict[Key, Lease] = {}
         self._lock = threading.RLock()
+        self._waking: dict[Key, threading.Event] = {}
+        """Branches being woken: calls on one wait for its wake instead of starting another."""
+        self._closing = False
         self._stop = threading.Event()
         self._maintainer: threading.Thread | None = None
         self.gc_interval = gc_interval
@@ -249,18 +252,44 @@ class Engine(BranchOps):
     def _acquire(self, key: Key) -> OpenBranch:
         # Lock order everywhere: an open branch's gate, then the engine lock. So a poisoned
         # copy is discarded (which takes its gate) only after the engine lock is let go.
+        # A wake runs outside the engine lock, so calls on other profiles never wait for
+        # it; calls on the same branch wait for the one wake in flight.
         while True:
             with self._lock:
+                if self._closing:
+                    raise Unavailable("this node is shutting down", hint="retry on another node")
                 ob = self._open.get(key)
-                if ob is None:
-                    ob = self._wake(key)
-                    self._open[key] = ob
-                if not ob.poisoned:
+                if ob is not None and not ob.poisoned:
                     ob.last_used = self.clock.now()
                     return ob
-            self._discard(ob)
+                waking = self._waking.get(key) if ob is None else None
+                leader = ob is None and waking is None
+                if leader:
+                    waking = self._waking[key] = threading.Event()
+            if ob is not None:
+                self._discard(ob)
+            elif not leader:
+                assert waking is not None
+                waking.wait()  # then look again: the branch is open, or the wake failed
+            else:
+                try:
+                    ob = self._wake(key)
+                finally:
+                    with self._lock:
+                        del self._waking[key]
+                        if ob is not None:
+                            self._open[key] = ob
+                            ob.last_used = self.clock.now()
+                    assert waking is not None
+                    waking.set()
+                if self._closing:
+                    self._discard(ob, release=True)  # close() may have passed it by
+                    raise Unavailable("this node is shutting down", hint="retry on another node")
+                return ob
 
     def _wake(self, key: Key) -> OpenBranch:
+        """Open a branch from the store. Runs without the engine lock; only one wake of a
+        branch is in flight at a time (:meth:`_acquire`)."""
         db, branch = key
         m, etag = manifests.load(self.store, db, branch)
         if m.expires_at is not None and m.expires_at <= self.clock.now():
@@ -272,15 +301,23 @@ class Engine(BranchOps):
         if m.head > 0:
             path.write_bytes(build_image(self.store, m, m.head))
         profile = Profile(path, self.embedder, clock=self.clock, synchronous=self._synchronous)
-        lease = self._leases.get(key)
-        if lease is None or lease.key != Lease.key_for(db, m.branch_id):
-            lease = self._leases[key] = Lease(
-                self.store, db, m.branch_id, node=self.node_id, address=self.address,
-                clock=self.clock, ttl=self.lease_ttl,
-            )  # fmt: skip
-        replica = Replica(self.store, m, etag, durability=self.durability, on_shipped=self._shipped)
-        ob = OpenBranch(key, profile, replica, lease, path)
-        self._attach(ob, profile)
+        try:
+            with self._lock:
+                lease = self._leases.get(key)
+                if lease is None or lease.key != Lease.key_for(db, m.branch_id):
+                    lease = self._leases[key] = Lease(
+                        self.store, db, m.branch_id, node=self.node_id, address=self.address,
+                        clock=self.clock, ttl=self.lease_ttl,
+                    )  # fmt: skip
+            replica = Replica(
+                self.store, m, etag, durability=self.durability, on_shipped=self._shipped
+            )
+            ob = OpenBranch(key, profile, replica, lease, path)
+            self._attach(ob, profile)
+        except BaseException:
+            profile.close()
+            _remove_db_files(path)
+            raise
         return ob
 
     def _attach(self, ob: OpenBranch, profile: Profile) -> None:
@@ -455,6 +492,8 @@ class Engine(BranchOps):
         self._stop.set()
         if self._maintainer is not None:
             self._maintainer.join(timeout=10)
+        with self._lock:
+            self._closing = True  # no new wakes; one in flight closes what it opened
         for ob in list(self._open.values()):
             try:
                 ob.replica.flush()
