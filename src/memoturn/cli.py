@@ -28,8 +28,31 @@ DEFAULT_PORT = 8765
 DEFAULT_DATA = ".memoturn"
 
 
+log = logging.getLogger("memoturn.cli")
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"MEMOTURN_{name}", default)
+
+
+def _advertised(advertise: str | None, host: str, port: int) -> str:
+    """The address written into this node's writer leases: where other nodes forward
+    writes. Empty (no forwarding: writers elsewhere get a 503) when the node listens on
+    every interface and was not told which address the others can reach."""
+    if advertise:
+        if not advertise.startswith(("http://", "https://")):
+            raise InvalidInput(
+                f"--advertise must be an http:// or https:// URL, got {advertise!r}",
+                hint="e.g. --advertise http://10.0.0.7:8765",
+            )
+        return advertise.rstrip("/")
+    if host in ("0.0.0.0", "::", ""):
+        log.warning(
+            "listening on every interface without --advertise: other nodes cannot forward "
+            "writes here (they answer 503 naming this node instead)"
+        )
+        return ""
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 def _parser(
@@ -112,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="object: acknowledge a write once it is in the object store (default); local: "
         "once it is fsynced locally, shipping in the background (see docs/storage.md for "
         "the window of loss) (MEMOTURN_DURABILITY)",
+    )
+    s.add_argument(
+        "--advertise",
+        default=_env("ADVERTISE"),
+        metavar="URL",
+        help="the URL other nodes reach this one at; they forward writes here while this "
+        "node holds a profile's writer lease (MEMOTURN_ADVERTISE; default http://HOST:PORT, "
+        "none when HOST is 0.0.0.0 or ::, e.g. http://$POD_IP:8765 on Kubernetes)",
     )
     s.add_argument(
         "--min-txid-wait",
@@ -511,7 +542,7 @@ def _serve(args: argparse.Namespace) -> int:
     data = Path(args.data)
     sock = listening_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
-    options["address"] = f"http://{host}:{port}"  # named to writers refused by our lease
+    options["address"] = _advertised(args.advertise, host, port)
     engine = memoturn.open(data, **options)
     try:
         app = create_app(engine, signing_seed=seed)

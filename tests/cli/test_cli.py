@@ -95,6 +95,16 @@ def test_bad_signing_key_and_lonely_s3_endpoint(tmp_path, monkeypatch, capsys) -
     args = ["serve", "--data", str(tmp_path), "--s3-endpoint", "http://127.0.0.1:9"]
     assert cli.main(args) == 1
     assert "--object-store" in capsys.readouterr().err
+    args = ["serve", "--data", str(tmp_path), "--port", "0", "--advertise", "10.0.0.7:8765"]
+    assert cli.main(args) == 1
+    assert "--advertise must be an http://" in capsys.readouterr().err
+
+
+def test_advertised_address() -> None:
+    assert cli._advertised(None, "127.0.0.1", 8765) == "http://127.0.0.1:8765"
+    assert cli._advertised(None, "::1", 8765) == "http://[::1]:8765"
+    assert cli._advertised(None, "0.0.0.0", 8765) == ""  # no forwarding to "every interface"
+    assert cli._advertised("http://10.0.0.7:8765/", "0.0.0.0", 8765) == "http://10.0.0.7:8765"
 
 
 class Served:

@@ -31,11 +31,12 @@ from memoturn.engine import Engine
 from memoturn.engine.tokens import TokenAuthority
 from memoturn.http import schemas
 from memoturn.http.auth import Node, node_of
-from memoturn.http.edge import BodyLimit, Observe
+from memoturn.http.edge import WRITER_HEADER, BodyLimit, Forwarder, ForwardWrites, Observe
 from memoturn.http.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from memoturn.http.routes import admin, history, memories, sessions, store
 from memoturn.http.schemas import ERROR_RESPONSES
 from memoturn.mcp import http_app
+from memoturn.storage.lease import HeldElsewhere
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """Largest request body accepted (413 above it, before parsing)."""
@@ -67,11 +68,15 @@ def create_app(
     if engine.on_lease_event is None:
         engine.on_lease_event = metrics.lease_event
     mcp = http_app(engine, tokens)
+    forwarder = Forwarder(engine.node_id)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with mcp.lifespan():  # the MCP session manager's task group
-            yield
+            try:
+                yield
+            finally:
+                await forwarder.aclose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -88,6 +93,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(ForwardWrites, forwarder=forwarder)  # inside BodyLimit: bounded bodies
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
     _node_routes(app)
@@ -128,6 +134,8 @@ def _node_routes(app: FastAPI) -> None:
 
 def _memoturn_error(request: Request, exc: MemoturnError) -> JSONResponse:
     headers = {}
+    if isinstance(exc, HeldElsewhere) and exc.writer:
+        headers[WRITER_HEADER] = exc.writer  # ForwardWrites sends the write there
     if exc.retryable and exc.status == 503:
         headers["Retry-After"] = str(max(1, round(exc.retry_after or 1)))
     elif exc.retry_after is not None:

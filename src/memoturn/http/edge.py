@@ -1,5 +1,5 @@
-"""ASGI middleware at the edge: the request-body limit, and one log line plus one latency
-observation per request.
+"""ASGI middleware at the edge: the request-body limit, write forwarding to the node that
+holds a profile's writer lease, and one log line plus one latency observation per request.
 
 The log line names the method, the route *template* (never the concrete path: KV keys and
 topics are user content), the status, the duration and the profile; never a body.
@@ -12,12 +12,39 @@ import logging
 import time
 from typing import Any
 
+import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memoturn.core.errors import MemoturnError, TooLarge
 from memoturn.http.metrics import NodeMetrics
 
 log = logging.getLogger("memoturn.http")
+
+WRITER_HEADER = "X-Memoturn-Writer"
+"""On a 503 for a write: the address of the node that holds the writer lease."""
+FORWARDED_HEADER = "X-Memoturn-Forwarded"
+"""On a forwarded request: the node that forwarded it (such a request is never forwarded
+again)."""
+FORWARDED_TO_HEADER = "X-Memoturn-Forwarded-To"
+"""On the answer to a forwarded write: the node that wrote it."""
+FORWARD_TIMEOUT_S = 30.0
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Hop-by-hop headers, and those the forwarding rewrites.
+_NOT_FORWARDED = frozenset(
+    {
+        b"host",
+        b"content-length",
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"upgrade",
+        b"te",
+        b"trailer",
+        b"proxy-authorization",
+        b"proxy-connection",
+        FORWARDED_HEADER.lower().encode(),
+    }
+)
 
 
 async def send_error(send: Send, error: MemoturnError) -> None:
@@ -76,6 +103,116 @@ class BodyLimit:
                 break
         body = b"".join(chunks)
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+
+
+class Forwarder:
+    """The HTTP client that write forwarding uses: one connection pool per node, closed by
+    the app's lifespan."""
+
+    def __init__(self, node: str, timeout_s: float = FORWARD_TIMEOUT_S) -> None:
+        self.node = node
+        self._timeout_s = timeout_s
+        self._client: httpx.AsyncClient | None = None
+
+    async def send(self, writer: str, scope: Scope, body: bytes) -> httpx.Response | None:
+        """Send the request of ``scope`` with ``body`` to ``writer``; ``None`` when the
+        writer cannot be reached or does not answer in time."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout_s)
+        url = writer.rstrip("/") + scope["raw_path"].decode("latin-1")
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode("latin-1")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED]
+        headers.append((FORWARDED_HEADER.lower().encode(), self.node.encode()))
+        try:
+            return await self._client.request(scope["method"], url, headers=headers, content=body)
+        except httpx.HTTPError as e:
+            log.warning(
+                "forwarding %s %s to %s failed: %s", scope["method"], scope["path"], writer, e
+            )
+            return None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class ForwardWrites:
+    """A REST write refused because another node holds the profile's writer lease (a 503
+    carrying :data:`WRITER_HEADER`) is sent on to that node, and its answer, whatever it
+    is, goes back as this node's, marked with :data:`FORWARDED_TO_HEADER`. The caller's
+    own credentials go with it: the writer authorises the request itself.
+
+    A request is forwarded once at most (:data:`FORWARDED_HEADER` marks it). When the
+    writer cannot be reached (it died; its lease lapses within the lease TTL), the 503
+    goes back as it was, with its Retry-After. A forwarded write that timed out may have
+    been applied: retry it with an ``idempotency_key`` where the call takes one.
+    """
+
+    def __init__(self, app: ASGIApp, forwarder: Forwarder) -> None:
+        self.app = app
+        self.forwarder = forwarder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _WRITE_METHODS
+            or not scope["path"].startswith("/v1/")
+            or any(k.lower() == FORWARDED_HEADER.lower().encode() for k, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, rest = await _read_body(receive)  # BodyLimit, outside, has bounded it
+        held: list[Message] = []
+        writer = ""
+
+        async def hold_refusal(message: Message) -> None:
+            nonlocal writer
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                found = dict(message.get("headers", [])).get(WRITER_HEADER.lower().encode())
+                writer = found.decode("latin-1") if found else ""
+            if writer:
+                held.append(message)
+            else:
+                await send(message)
+
+        await self.app(
+            scope, _replay([{"type": "http.request", "body": body}, *rest], receive), hold_refusal
+        )
+        if not writer:
+            return
+        answer = await self.forwarder.send(writer, scope, body)
+        if answer is None:
+            for message in held:
+                await send(message)
+            return
+        headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in answer.headers.multi_items()
+            if k.lower().encode("latin-1") not in _NOT_FORWARDED
+            and k.lower() not in ("content-encoding", "date", "server")
+        ]
+        headers += [
+            (b"content-length", str(len(answer.content)).encode()),
+            (FORWARDED_TO_HEADER.lower().encode(), writer.encode("latin-1")),
+        ]
+        await send(
+            {"type": "http.response.start", "status": answer.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": answer.content})
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The whole request body, and any non-body message that came instead (a disconnect)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), [message]
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), []
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

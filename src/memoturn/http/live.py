@@ -84,6 +84,8 @@ class ThrowawayNode:
         self.root_token = (self.data_dir / ROOT_TOKEN_FILE).read_text().strip()
         self.server = BackgroundServer(self.app)
         self.url = self.server.url
+        if not self.engine.address:
+            self.engine.address = self.url  # named in its writer leases: writes forward here
 
     def __enter__(self) -> ThrowawayNode:
         self.server.start()

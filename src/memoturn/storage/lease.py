@@ -37,7 +37,19 @@ class LeaseRecord:
 
 
 class HeldElsewhere(Unavailable):
-    """Another node holds the writer lease of this branch."""
+    """Another node holds the writer lease of this branch. ``writer`` is that node's
+    address when its lease names one (the node's HTTP front forwards writes there)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        retry_after: float | None = None,
+        writer: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint, retry_after=retry_after)
+        self.writer = writer
 
 
 class Lease:
@@ -87,6 +99,7 @@ class Lease:
                 f"the writer lease is held by node {current.node} ({current.address})",
                 hint="retry shortly, or send the write to that node",
                 retry_after=max(0.1, min(current.expires - now, self.ttl)),
+                writer=current.address,
             )
         epoch = (current.epoch if current else 0) + 1
         record = LeaseRecord(self.node, epoch, self.address, now + self.ttl)
