@@ -110,3 +110,19 @@ def test_a_forwarded_request_is_never_forwarded_again(nodes) -> None:
     assert r.status_code == 503 and r.headers[WRITER_HEADER] == a.url
     contents = [m.content for m in a.engine.profile("fw", "alice").list_memories()]
     assert contents == ["first, on A"]
+
+
+def test_sdk_read_your_writes_across_nodes(nodes) -> None:
+    import memoturn
+
+    a, b = nodes
+    _setup(a)
+    with memoturn.Client(b.url, a.root_token) as client:
+        p = client.profile("fw", "alice", read_your_writes=True)
+        # B serves this read from its own copy, and keeps that copy open.
+        assert [m.content for m in p.list_memories()] == ["first, on A"]
+        written = p.ingest("fact", "second, through B")  # forwarded: A writes it
+        assert p._calls.min_txid == written.txid
+        # B's open copy is behind; the handle's next read makes B catch up first.
+        assert [m.content for m in p.list_memories()] == ["first, on A", "second, through B"]
+        assert p.recall("second", mode="keyword").txid >= written.txid

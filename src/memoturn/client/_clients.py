@@ -123,10 +123,19 @@ class Client(_BaseClient):
         return self._finish(call, response)
 
     def profile(
-        self, ns: str, name: str, branch: str = MAIN, *, min_txid: int | None = None
+        self,
+        ns: str,
+        name: str,
+        branch: str = MAIN,
+        *,
+        min_txid: int | None = None,
+        read_your_writes: bool = False,
     ) -> Profile:
-        """One profile-branch; with ``min_txid`` its reads wait until that txid is visible."""
-        return Profile(self, ProfileCalls(ns, name, branch, min_txid))
+        """One profile-branch; with ``min_txid`` its reads wait until that txid is visible.
+        With ``read_your_writes`` the handle raises its ``min_txid`` to every txid it is
+        answered with, so its reads see its own writes on any node of the deployment."""
+        calls = ProfileCalls(ns, name, branch, min_txid, read_your_writes=read_your_writes)
+        return Profile(self, calls)
 
     def close(self) -> None:
         self._http.close()
@@ -166,10 +175,19 @@ class AsyncClient(_BaseClient):
         return self._finish(call, response)
 
     def profile(
-        self, ns: str, name: str, branch: str = MAIN, *, min_txid: int | None = None
+        self,
+        ns: str,
+        name: str,
+        branch: str = MAIN,
+        *,
+        min_txid: int | None = None,
+        read_your_writes: bool = False,
     ) -> AsyncProfile:
-        """One profile-branch; with ``min_txid`` its reads wait until that txid is visible."""
-        return AsyncProfile(self, ProfileCalls(ns, name, branch, min_txid))
+        """One profile-branch; with ``min_txid`` its reads wait until that txid is visible.
+        With ``read_your_writes`` the handle raises its ``min_txid`` to every txid it is
+        answered with, so its reads see its own writes on any node of the deployment."""
+        calls = ProfileCalls(ns, name, branch, min_txid, read_your_writes=read_your_writes)
+        return AsyncProfile(self, calls)
 
     async def aclose(self) -> None:
         await self._http.aclose()

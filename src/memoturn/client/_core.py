@@ -342,17 +342,43 @@ class ProfileCalls:
     """Calls on one profile-branch. Names, arguments and results mirror the in-process
     profile handle (``engine.profile(ns, name)``)."""
 
-    def __init__(self, ns: str, name: str, branch: str = MAIN, min_txid: int | None = None):
+    def __init__(
+        self,
+        ns: str,
+        name: str,
+        branch: str = MAIN,
+        min_txid: int | None = None,
+        *,
+        read_your_writes: bool = False,
+    ):
         self.base = f"/v1/namespaces/{_seg(ns)}/profiles/{_seg(name)}"
         self.branch = branch
         self.min_txid = min_txid
+        self.read_your_writes = read_your_writes
+        """Raise ``min_txid`` to every txid an answer on this handle carries, so each read
+        sees this handle's own writes (and never an older state than it saw), whichever
+        node serves it."""
 
     def _write(self, method: str, path: str, parse: Callable[[Any], T], json: Any = None, **q: Any):
         params = {"branch": self.branch, **{k: v for k, v in q.items() if v is not None}}
+        if self.read_your_writes:
+            parse = self._noting_txid(parse)
         return Call(method, self.base + path, parse, json=json, params=params)
 
     def _read(self, method: str, path: str, parse: Callable[[Any], T], json: Any = None, **q: Any):
         return self._write(method, path, parse, json, min_txid=self.min_txid, **q)
+
+    def _noting_txid(self, parse: Callable[[Any], T]) -> Callable[[Any], T]:
+        def parse_and_note(data: Any) -> T:
+            txids = [data.get("txid")] if isinstance(data, Mapping) else []
+            if isinstance(data, Mapping) and isinstance(data.get("results"), list):
+                txids += [r.get("txid") for r in data["results"] if isinstance(r, Mapping)]
+            seen = max((t for t in txids if isinstance(t, int)), default=None)
+            if seen is not None and (self.min_txid is None or seen > self.min_txid):
+                self.min_txid = seen
+            return parse(data)
+
+        return parse_and_note
 
     # memories
 
