@@ -26,6 +26,7 @@ class HoldingStore(StoreWrapper):
     def __init__(self, inner: LocalDirStore) -> None:
         super().__init__(inner)
         self.hold_prefix: str | None = None
+        self.hold_op = "get_manifest"
         self.held = threading.Event()  # a call is waiting at the barrier
         self.release = threading.Event()
         self.manifest_reads: dict[str, int] = {}
@@ -35,10 +36,11 @@ class HoldingStore(StoreWrapper):
         if op == "get_manifest":
             with self._lock:
                 self.manifest_reads[key] = self.manifest_reads.get(key, 0) + 1
-            if self.hold_prefix is not None and key.startswith(self.hold_prefix):
-                self.held.set()
-                assert self.release.wait(30), "the test never released the held wake"
-        return super().get(key, op=op)
+        found = super().get(key, op=op)
+        if op == self.hold_op and self.hold_prefix and key.startswith(self.hold_prefix):
+            self.held.set()  # read, and held before the caller sees it
+            assert self.release.wait(30), "the test never released the held wake"
+        return found
 
 
 def _in_thread(fn: Callable[[], T]) -> tuple[threading.Thread, dict[str, Any]]:
@@ -121,3 +123,25 @@ def test_a_failed_wake_is_retried_by_the_next_call(node) -> None:
     assert database_id("acme", "slow") not in {k[0] for k in eng._open}
     inner.put(key, saved.data, op="put")
     assert eng.profile("acme", "slow").kv_get("s", "k").value == "slow"
+
+
+def test_a_profile_deleted_during_its_wake_is_not_served_from_the_old_data(node) -> None:
+    """The wake read the old profile's data; the profile is deleted and created anew before
+    the wake ends. The old copy must not be kept: reads see the new profile."""
+    eng, store = node
+    assert eng.hibernate("acme", "slow")
+    store.hold_op, store.hold_prefix = "get_segment", f"data/{database_id('acme', 'slow')}/"
+    try:
+        waking, out = _in_thread(lambda: eng.profile("acme", "slow").kv_get("s", "k"))
+        assert store.held.wait(30)  # the old data is read; the wake is not done
+        eng.delete_profile("acme", "slow")
+        eng.create_profile("acme", "slow")
+    finally:
+        store.hold_prefix = None
+        store.release.set()
+    waking.join(30)
+    assert not waking.is_alive()
+    with pytest.raises(memoturn.NotFound):  # the new profile has no such key
+        eng.profile("acme", "slow").kv_get("s", "k")
+    eng.profile("acme", "slow").kv_set("s", "k", "new profile")
+    assert eng.profile("acme", "slow").kv_get("s", "k").value == "new profile"

@@ -270,9 +270,7 @@ class BranchOps:
                 raise Conflict(
                     f"branch {other!r} was forked from {branch!r}", hint=f"delete {other!r} first"
                 )
-        ob = self._open.get((db, branch))
-        if ob is not None:
-            self._discard(ob, release=True)
+        self._forget_open(db, branch)
         with self._lock:
             self._leases.pop((db, branch), None)
         self.store.delete(keys.manifest(db, branch), op="delete_manifest")
@@ -281,6 +279,7 @@ class BranchOps:
         self.store.delete_many(
             [i.key for i in self.store.list(prefix, op="list_data")], op="delete_data"
         )
+        self._forget_open(db, branch)
 
     def _flush_if_open(self: Engine, key: Any) -> None:
         """Ship what this node has queued for a branch (local durability) so the store's

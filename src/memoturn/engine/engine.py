@@ -129,6 +129,8 @@ class Engine(BranchOps):
         self._waking: dict[Key, threading.Event] = {}
         """Branches being woken: calls on one wait for its wake instead of starting another."""
         self._closing = False
+        self._generations: dict[str, int] = {}
+        """Per profile: bumped when it or one of its branches is deleted."""
         self._stop = threading.Event()
         self._maintainer: threading.Thread | None = None
         self.gc_interval = gc_interval
@@ -162,12 +164,12 @@ class Engine(BranchOps):
     def delete_profile(self, ns: str, name: str) -> None:
         """Delete a profile, all its branches and all its data."""
         db = self.catalog.require_profile(ns, name)
-        for ob in [ob for key, ob in list(self._open.items()) if key[0] == db]:
-            self._discard(ob, release=True)
+        self._forget_open(db)
         with self._lock:
             for key in [k for k in self._leases if k[0] == db]:
                 del self._leases[key]
         self.catalog.delete_profile(db)
+        self._forget_open(db)
 
     def deployment_secret(self, name: str, size: int = 32) -> bytes:
         """A random secret shared by every node on this object store (e.g. the token
@@ -266,26 +268,53 @@ class Engine(BranchOps):
                 leader = ob is None and waking is None
                 if leader:
                     waking = self._waking[key] = threading.Event()
+                    generation = self._generations.get(key[0], 0)
             if ob is not None:
                 self._discard(ob)
-            elif not leader:
-                assert waking is not None
+                continue
+            assert waking is not None
+            if not leader:
                 waking.wait()  # then look again: the branch is open, or the wake failed
-            else:
+                continue
+            try:
+                ob = self._wake(key)
+            except BaseException:
+                with self._lock:
+                    del self._waking[key]
+                waking.set()
+                raise
+            with self._lock:
+                # A profile or branch deleted while it woke: what was read may be gone.
+                current = self._generations.get(key[0], 0) == generation
+                if current:
+                    del self._waking[key]
+                    self._open[key] = ob
+                    ob.last_used = self.clock.now()
+            if not current:
                 try:
-                    ob = self._wake(key)
+                    self._discard(ob)  # still the branch's one waker: its files are ours
                 finally:
                     with self._lock:
                         del self._waking[key]
-                        if ob is not None:
-                            self._open[key] = ob
-                            ob.last_used = self.clock.now()
-                    assert waking is not None
                     waking.set()
-                if self._closing:
-                    self._discard(ob, release=True)  # close() may have passed it by
-                    raise Unavailable("this node is shutting down", hint="retry on another node")
-                return ob
+                continue
+            waking.set()
+            if self._closing:
+                self._discard(ob, release=True)  # close() may have passed it by
+                raise Unavailable("this node is shutting down", hint="retry on another node")
+            return ob
+
+    def _forget_open(self, db: str, branch: str | None = None) -> None:
+        """Drop this node's copies of ``db``'s branches (or of one ``branch``) around a
+        deletion, including one a wake in flight read before it: that wake finds the
+        profile's generation changed and wakes again."""
+        with self._lock:
+            self._generations[db] = self._generations.get(db, 0) + 1
+            stale = [
+                ob for key, ob in self._open.items() if key[0] == db and branch in (None, key[1])
+            ]
+        for ob in stale:
+            self._discard(ob, release=True)
 
     def _wake(self, key: Key) -> OpenBranch:
         """Open a branch from the store. Runs without the engine lock; only one wake of a
