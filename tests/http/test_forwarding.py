@@ -126,3 +126,23 @@ def test_sdk_read_your_writes_across_nodes(nodes) -> None:
         # B's open copy is behind; the handle's next read makes B catch up first.
         assert [m.content for m in p.list_memories()] == ["first, on A", "second, through B"]
         assert p.recall("second", mode="keyword").txid >= written.txid
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_an_mcp_write_on_the_other_node_is_made_by_the_writer(nodes) -> None:
+    from tests.mcp.conftest import http_session
+
+    a, b = nodes
+    _setup(a)
+    with _client(a, a.root_token) as root:
+        token = root.post("/v1/namespaces/fw/tokens", json={"profile": "alice"}).json()["token"]
+    async with http_session(b.url, token) as s:
+        wrote = await s.call("memory_ingest", type="fact", content="said over MCP to B")
+    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories()]
+    assert contents == ["first, on A", "said over MCP to B"]
+    assert wrote["memory"]["content"] == "said over MCP to B" and wrote["txid"] == 2

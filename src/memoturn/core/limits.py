@@ -45,3 +45,6 @@ MAX_BATCH = 1000
 
 DOCUMENT_CHUNK_CHARS = 1000
 """Target size of a document chunk (the embedder reads about 256 tokens of it)."""
+
+FORWARD_TIMEOUT_S = 30
+"""How long a node waits for the writer's answer to a write it forwarded."""

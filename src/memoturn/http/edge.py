@@ -16,6 +16,7 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memoturn.core.errors import MemoturnError, TooLarge
+from memoturn.core.limits import FORWARD_TIMEOUT_S
 from memoturn.http.metrics import NodeMetrics
 
 log = logging.getLogger("memoturn.http")
@@ -27,7 +28,6 @@ FORWARDED_HEADER = "X-Memoturn-Forwarded"
 again)."""
 FORWARDED_TO_HEADER = "X-Memoturn-Forwarded-To"
 """On the answer to a forwarded write: the node that wrote it."""
-FORWARD_TIMEOUT_S = 30.0
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Hop-by-hop headers, and those the forwarding rewrites.
 _NOT_FORWARDED = frozenset(

@@ -17,21 +17,34 @@ from typing import Any
 
 from memoturn.client import Client
 from memoturn.core.errors import InvalidInput
+from memoturn.core.limits import FORWARD_TIMEOUT_S
 from memoturn.engine import Engine
 from memoturn.engine.tokens import NAMESPACE, PROFILE, ROOT, SCOPES, Grant, TokenAuthority
 from memoturn.mcp.tools import Target
+from memoturn.storage.lease import HeldElsewhere
 
 
 class EngineBackend:
     """The engine in this process. ``credentials`` returns the caller's verified grant; it
-    is called on every tool call, so an expired or revoked token stops working at once."""
+    is called on every tool call, so an expired or revoked token stops working at once.
+
+    With ``forward_token`` (the caller's own bearer token, as a node's ``/mcp`` has it), a
+    profile write refused because another node holds the writer lease is made on that
+    node through its REST API, as that caller: the same forwarding REST writes get.
+    """
 
     def __init__(
-        self, engine: Engine, authority: TokenAuthority, credentials: Callable[[], Grant]
+        self,
+        engine: Engine,
+        authority: TokenAuthority,
+        credentials: Callable[[], Grant],
+        *,
+        forward_token: str | None = None,
     ) -> None:
         self._engine = engine
         self._authority = authority
         self._credentials = credentials
+        self._forward_token = forward_token
 
     def _authorise(self, target: Target, scope: str, branch: str | None) -> None:
         self._authority.require_profile(
@@ -40,11 +53,43 @@ class EngineBackend:
 
     def profile(self, target: Target, scope: str) -> Any:
         self._authorise(target, scope, target.branch)
-        return self._engine.profile(target.namespace, target.profile, target.branch)
+        handle = self._engine.profile(target.namespace, target.profile, target.branch)
+        if self._forward_token is None:
+            return handle
+        return _ForwardingHandle(handle, target, self._forward_token)
 
     def history(self, target: Target, scope: str, *, spans_branches: bool) -> Any:
         self._authorise(target, scope, None if spans_branches else target.branch)
         return self._engine
+
+
+class _ForwardingHandle:
+    """An engine profile handle whose calls, when another node holds the branch's writer
+    lease (:class:`HeldElsewhere` naming its address), are made on that node instead over
+    the SDK, whose profile handle has the same methods, arguments and results."""
+
+    def __init__(self, handle: Any, target: Target, token: str) -> None:
+        self._handle = handle
+        self._target = target
+        self._token = token
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._handle, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except HeldElsewhere as e:
+                if not e.writer:
+                    raise
+                t = self._target
+                with Client(e.writer, self._token, timeout=FORWARD_TIMEOUT_S) as client:
+                    remote = client.profile(t.namespace, t.profile, t.branch)
+                    return getattr(remote, name)(*args, **kwargs)
+
+        return call
 
 
 class NodeBackend:

@@ -80,7 +80,7 @@ class McpHttpApp:
         grant: Grant = await anyio.to_thread.run_sync(self._authority.verify, token)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         binding = bind(grant, _name(query, "namespace"), _name(query, "profile"))
-        backend = EngineBackend(self._engine, self._authority, lambda: grant)
+        backend = EngineBackend(self._engine, self._authority, lambda: grant, forward_token=token)
         return Caller(backend, binding)
 
     async def _ensure_running(self) -> None:
