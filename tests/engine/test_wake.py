@@ -132,7 +132,7 @@ def test_a_profile_deleted_during_its_wake_is_not_served_from_the_old_data(node)
     assert eng.hibernate("acme", "slow")
     store.hold_op, store.hold_prefix = "get_segment", f"data/{database_id('acme', 'slow')}/"
     try:
-        waking, out = _in_thread(lambda: eng.profile("acme", "slow").kv_get("s", "k"))
+        waking, _out = _in_thread(lambda: eng.profile("acme", "slow").kv_get("s", "k"))
         assert store.held.wait(30)  # the old data is read; the wake is not done
         eng.delete_profile("acme", "slow")
         eng.create_profile("acme", "slow")
