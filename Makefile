@@ -32,12 +32,12 @@ bench: install
 	$(BIN)/memoturn bench
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests demos
+	$(BIN)/ruff format --check src tests demos
 
 format: install
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests demos
+	$(BIN)/ruff format src tests demos
 
 ## freeze: re-pin requirements.txt from the current environment
 freeze: install
