@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.engine.conftest import provision, state
 
@@ -201,3 +203,40 @@ def test_maintenance_sweeps_expired_rows_of_written_branches(make_engine, clock)
     assert [m.content for m in fresh.list_memories(include_history=True)] == [
         "keeps the lease fresh"
     ]
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it embeds (instrumentation, not a fake)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name, self.dim, self.self_hosted = inner.name, inner.dim, inner.self_hosted
+        self.max_tokens = inner.max_tokens
+        self.texts = 0
+
+    def embed(self, texts: Any) -> Any:
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> Any:
+        return self.inner.embed_query(text)
+
+
+def test_a_refused_write_is_refused_before_it_is_embedded(make_engine, embedder) -> None:
+    a = make_engine(node_id="node-a")
+    counting = CountingEmbedder(embedder)
+    b = make_engine(node_id="node-b", embedder=counting)
+    provision(a).ingest("fact", "from a")
+    pb = b.profile("acme", "alice")
+    calls = [
+        lambda: pb.ingest("fact", "a long fact from b " * 20),
+        lambda: pb.ingest_many([{"type": "fact", "content": f"batch {i}"} for i in range(50)]),
+        lambda: pb.append_turns("s1", [{"role": "user", "content": "hello"}] * 20),
+        lambda: pb.add_document("a document " * 200, title="doc"),
+    ]
+    for call in calls:
+        with pytest.raises(HeldElsewhere, match="node-a"):
+            call()
+    assert counting.texts == 0
+    # A duplicate needs no write at all: any node answers it.
+    assert pb.ingest("fact", "from a").duplicate

@@ -129,6 +129,13 @@ class ProfileDatabase:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    def ensure_writable(self) -> None:
+        """Run the before-write checks now (the engine's: this node holds the writer lease),
+        so a write that would be refused fails before its costly preparation (embedding)."""
+        with self.lock:
+            for check in self.before_write:
+                check()
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Transaction]:
         """Run a block as one write transaction that commits a new txid.

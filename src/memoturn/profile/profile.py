@@ -94,6 +94,10 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps):
         return index
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed what a write is about to store: only where the write can happen, so a node
+        that does not hold the writer lease refuses (and the write is forwarded) before
+        spending the embedding."""
+        self.db.ensure_writable()
         return self.embedder.embed(list(texts))
 
     def sweep(self) -> Written:
