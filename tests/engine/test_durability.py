@@ -174,6 +174,29 @@ def test_maintenance_embeds_deferred_memories(make_engine) -> None:
     assert fresh.pending_embeddings() == 0  # the embeddings were shipped too
 
 
+def test_a_reader_leaves_deferred_embeddings_to_the_writer(make_engine, clock, caplog) -> None:
+    a = make_engine(node_id="node-a")
+    pa = provision(a)
+    pa.ingest_many(
+        [{"type": "fact", "content": f"bulk {i}"} for i in range(5)], defer_embedding=True
+    )
+    b = make_engine(node_id="node-b")
+    pb = b.profile("acme", "alice")
+    assert pb.pending_embeddings() == 5  # b has the profile open, as a reader
+
+    def lease_reads() -> int:
+        return int(b.store.stats().get("get_lease", {}).get("calls", 0))
+
+    before = lease_reads()
+    for _ in range(5):  # five maintenance rounds within a's lease: b asks once
+        b.maintain()
+    assert lease_reads() == before + 1
+    assert pb.pending_embeddings() == 5
+    assert "background embedding" not in caplog.text
+    a.maintain()  # the writer embeds them
+    assert pa.pending_embeddings() == 0
+
+
 def test_hibernation_follows_the_injected_clock(make_engine, clock) -> None:
     eng = make_engine(hibernate_after=300)
     p = provision(eng)

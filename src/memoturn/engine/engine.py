@@ -72,6 +72,7 @@ class OpenBranch:
         self.last_used = 0.0  # engine clock time; set on every acquire
         self.last_write = 0.0
         self.last_sweep = 0.0
+        self.embed_after = 0.0  # engine clock time before which background embedding waits
         self.poisoned = False
         self.closed = False
 
@@ -479,12 +480,19 @@ class Engine(BranchOps):
 
     def _embed_pending(self, ob: OpenBranch, budget_s: float = 0.5) -> None:
         """Embed memories ingested with ``defer_embedding``, for at most ``budget_s``."""
+        if self.clock.now() < ob.embed_after:
+            return
         deadline = time.monotonic() + budget_s
         while not ob.closed and time.monotonic() < deadline:
             try:
                 with ob.gate.shared():
                     if ob.closed or ob.profile.embed_pending() == 0:
                         return
+            except HeldElsewhere as e:
+                # Another node writes this branch and embeds its pending memories; ask
+                # again once its lease may have lapsed, not every round.
+                ob.embed_after = self.clock.now() + (e.retry_after or self.lease_ttl)
+                return
             except Exception:
                 log.warning("background embedding of %s failed", ob.key[0], exc_info=True)
                 return
