@@ -540,6 +540,8 @@ def _serve(args: argparse.Namespace) -> int:
         options["hibernate_after"] = float(args.hibernate_after)
     seed = signing_seed_from(_env("SIGNING_KEY"))
     data = Path(args.data)
+    if args.advertise:
+        _advertised(args.advertise, args.host, args.port)  # a bad one fails before binding
     sock = listening_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
     options["address"] = _advertised(args.advertise, host, port)
