@@ -86,6 +86,9 @@ class IngestResult(Record):
     duplicate: bool
     superseded: list[str]
     """Ids of memories this one replaced (same topic)."""
+    updated: list[str] = dataclasses.field(default_factory=list)
+    """On a duplicate: the fields the re-ingest changed on the existing memory
+    (``metadata``, ``expires_at``); empty when nothing changed (and nothing was written)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -207,3 +210,174 @@ class Branch(Record):
     expires_at: float | None
     txid: int
     """The branch's head txid."""
+
+
+# -- results: every write answers with its txid, every read with the txid it read at ---------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MemoryResult(Record):
+    """One memory, and the profile's txid when it was read."""
+
+    memory: Memory
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MemoryPage(Record):
+    """A page of memories. ``next_cursor`` continues the listing (``None``: no more)."""
+
+    memories: list[Memory]
+    txid: int
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IngestBatchResult(Record):
+    """A batch ingested in one transaction, results in input order."""
+
+    results: list[IngestResult]
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TopicHistory(Record):
+    """Every version of a topic, oldest first."""
+
+    versions: list[Memory]
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionResult(Record):
+    session: Session
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionPage(Record):
+    sessions: list[Session]
+    txid: int
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionEnded(Record):
+    deleted_tasks: int
+    """How many task memories of the session were deleted."""
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnResult(Record):
+    turn: Turn
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnsResult(Record):
+    """Turns appended in one transaction, in order."""
+
+    turns: list[Turn]
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnPage(Record):
+    turns: list[Turn]
+    txid: int
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KVResult(Record):
+    """A key's value, and the txid it was written or read at (flat on the wire)."""
+
+    key: str
+    value: Any
+    expires_at: float | None
+    updated_at: float
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KVPage(Record):
+    items: list[KVItem]
+    txid: int
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KVSpace(Record):
+    name: str
+    keys: int
+    """Live keys in the space."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KVSpacePage(Record):
+    spaces: list[KVSpace]
+    txid: int
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentResult(Record):
+    document: Document
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentInfo(Record):
+    """A document without its content (what a listing shows)."""
+
+    id: str
+    title: str | None
+    metadata: dict[str, Any]
+    created_at: float
+    chunks: int
+    bytes: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentPage(Record):
+    documents: list[DocumentInfo]
+    txid: int
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VectorQueryResult(Record):
+    results: list[VectorHit]
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VectorCollection(Record):
+    name: str
+    dim: int
+    count: int
+    created_at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CollectionPage(Record):
+    collections: list[VectorCollection]
+    txid: int
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProfilePage(Record):
+    """Profile names of a namespace in name order."""
+
+    profiles: list[str]
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MintedToken(Record):
+    """A freshly minted token and when it expires (``None``: never)."""
+
+    token: str
+    expires_at: float | None

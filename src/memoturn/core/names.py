@@ -6,6 +6,9 @@ import re
 
 from memoturn.core.errors import InvalidInput
 
+ROOT_TOKEN_FILE = "root.token"
+"""The root token's file in a node's data directory (mode 0600)."""
+
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 

@@ -21,16 +21,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TypeVar
 
+from memoturn.core import validate
 from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import NotFound, TxidTimeout, Unavailable
 from memoturn.core.ids import new_id
+from memoturn.core.model import ProfilePage
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import Catalog
 from memoturn.engine.gate import Gate
+from memoturn.engine.handle import ProfileHandle
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
 from memoturn.storage.gc import GcReport, collect
@@ -50,6 +53,7 @@ SWEEP_EVERY_S = 60.0
 
 log = logging.getLogger("memoturn.engine")
 
+T = TypeVar("T")
 Key = tuple[str, str]
 """(database id, branch name)."""
 
@@ -159,8 +163,16 @@ class Engine(BranchOps):
         """Provision a profile (a metadata write); ``False`` if it already existed."""
         return self.catalog.create_profile(ns, name)
 
-    def list_profiles(self, ns: str) -> list[str]:
-        return self.catalog.list_profiles(ns)
+    def list_profiles(
+        self, ns: str, *, limit: int = 1000, cursor: str | None = None
+    ) -> ProfilePage:
+        """Profiles of a namespace in name order; page on with ``cursor``."""
+        limit = validate.integer(limit, "limit", low=1, high=10_000)
+        if cursor is not None:
+            check_name(cursor, "cursor")
+        names = [n for n in self.catalog.list_profiles(ns) if cursor is None or n > cursor]
+        page, next_cursor = names[:limit], (names[limit - 1] if len(names) > limit else None)
+        return ProfilePage(page, next_cursor)
 
     def delete_profile(self, ns: str, name: str) -> None:
         """Delete a profile, all its branches and all its data."""
@@ -184,6 +196,10 @@ class Engine(BranchOps):
     def bump_token_epoch(self, ns: str, name: str) -> int:
         """Revoke every token of one profile; returns the new epoch."""
         return self.catalog.bump_token_epoch(self.catalog.require_profile(ns, name))
+
+    def revoke_tokens(self, ns: str, name: str) -> int:
+        """Revoke every profile token of a profile; returns the new token epoch."""
+        return self.bump_token_epoch(ns, name)
 
     # -- one profile-branch -----------------------------------------------------------------
 
@@ -224,14 +240,16 @@ class Engine(BranchOps):
                 )
             time.sleep(0.01)
 
-    def _call(self, key: Key, name: str, args: Any, kwargs: Any) -> Any:
+    def _run(self, key: Key, fn: Callable[[Profile], T]) -> T:
+        """Run one operation on the live copy of a branch: every profile operation comes
+        through here."""
         for _ in range(3):
             ob = self._acquire(key)
             with ob.gate.shared():
                 if ob.closed or ob.poisoned:
                     continue
                 try:
-                    return getattr(ob.profile, name)(*args, **kwargs)
+                    return fn(ob.profile)
                 except StaleProfile:
                     pass
             self._discard(ob)
@@ -499,8 +517,8 @@ class Engine(BranchOps):
 
     def flush_embeddings(self, ns: str, name: str, branch: str = MAIN) -> None:
         """Embed everything a branch ingested with ``defer_embedding`` now."""
-        handle = self.profile(ns, name, branch)
-        while handle.embed_pending() > 0:
+        key = self._key(ns, name, branch)
+        while self._run(key, lambda p: p.embed_pending()) > 0:
             pass
 
     def gc(self, *, min_age_s: float = 3600.0) -> list[GcReport]:
@@ -549,37 +567,5 @@ def _remove_db_files(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).unlink()
 
-
-class ProfileHandle:
-    """Forwards every :class:`~memoturn.profile.profile.Profile` operation to the live
-    profile-branch, waking it as needed, so a handle stays valid while the engine
-    hibernates, reloads or rewinds the database behind it."""
-
-    def __init__(self, engine: Engine, key: Key) -> None:
-        self._engine = engine
-        self.key = key
-
-    @property
-    def txid(self) -> int:
-        return self._engine._acquire(self.key).profile.txid
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        if name.startswith("_") or not callable(getattr(Profile, name, None)):
-            raise AttributeError(name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._engine._call(self.key, name, args, kwargs)
-
-        call.__name__ = name
-        call.__doc__ = getattr(Profile, name).__doc__
-        return call
-
-    def __repr__(self) -> str:
-        return f"<ProfileHandle {self.key[0]}@{self.key[1]}>"
-
-
-if TYPE_CHECKING:
-    # For type checkers the handle offers exactly the Profile operations.
-    ProfileHandle = Profile  # type: ignore[misc,assignment]
 
 __all__ = ["MAIN", "Engine", "OpenBranch", "ProfileHandle", "StaleProfile"]

@@ -32,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from memoturn.core import validate
 from memoturn.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from memoturn.core.names import check_name, database_id
+from memoturn.core.model import MintedToken
+from memoturn.core.names import ROOT_TOKEN_FILE, check_name, database_id
 
 if TYPE_CHECKING:
     from memoturn.engine.engine import Engine
@@ -42,7 +43,6 @@ ISSUER = "memoturn"
 ROOT, NAMESPACE, PROFILE = "root", "namespace", "profile"
 READ, WRITE = "read", "write"
 SCOPES = (READ, WRITE)
-ROOT_TOKEN_FILE = "root.token"
 SIGNING_SECRET = "token-signing"
 
 
@@ -66,12 +66,6 @@ class Grant:
         if self.kind == NAMESPACE:
             return str(self.namespace)
         return f"{self.namespace}--{self.profile}"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MintedToken:
-    token: str
-    expires_at: float | None
 
 
 class TokenAuthority:

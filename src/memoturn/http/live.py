@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from memoturn.engine.tokens import ROOT_TOKEN_FILE
+from memoturn.core.names import ROOT_TOKEN_FILE
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

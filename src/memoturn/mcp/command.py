@@ -18,8 +18,9 @@ from pathlib import Path
 import anyio
 
 from memoturn.core.errors import InvalidInput, MemoturnError
+from memoturn.core.names import ROOT_TOKEN_FILE
 from memoturn.engine import Engine
-from memoturn.engine.tokens import ROOT, ROOT_TOKEN_FILE, TokenAuthority
+from memoturn.engine.tokens import ROOT, TokenAuthority
 from memoturn.mcp.backends import EngineBackend, NodeBackend, unverified_claims
 from memoturn.mcp.server import Caller, serve_stdio
 from memoturn.mcp.tools import bind

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from memoturn.core import limits, validate
 from memoturn.core.errors import NotFound
 from memoturn.core.ids import new_id
-from memoturn.core.model import Document, Written
+from memoturn.core.model import Document, DocumentInfo, DocumentPage, DocumentResult, Written
 from memoturn.profile import rows
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class DocumentOps:
         *,
         title: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> tuple[Document, int]:
+    ) -> DocumentResult:
         """Store a document and its chunks; returns it and the txid."""
         text = validate.text(content, "content", max_bytes=limits.MAX_DOCUMENT_BYTES)
         title = validate.short(title, "title", max_chars=limits.MAX_TITLE_CHARS)
@@ -80,18 +80,38 @@ class DocumentOps:
                 )
                 rid = self.db.conn.last_insert_rowid()
                 tx.after_commit(lambda rid=rid, vec=vec: self.chunk_index.add(rid, vec))
-        return Document(doc_id, title, text, meta, tx.now, len(pieces)), tx.txid
+        return DocumentResult(Document(doc_id, title, text, meta, tx.now, len(pieces)), tx.txid)
 
-    def get_document(self: Profile, document_id: str) -> Document:
+    def get_document(self: Profile, document_id: str) -> DocumentResult:
         with self.db.read() as cur:
             row = cur.execute(
                 "SELECT id, title, content, metadata, created_at, chunks FROM documents "
                 "WHERE id = ?",
                 (document_id,),
             ).fetchone()
+            txid = self.db.txid
         if row is None:
             raise NotFound(f"no document {document_id!r} in this profile")
-        return Document(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+        return DocumentResult(
+            Document(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5]), txid
+        )
+
+    def list_documents(
+        self: Profile, *, limit: int = 100, cursor: str | None = None
+    ) -> DocumentPage:
+        """Documents oldest first (ids sort by time), without their content."""
+        limit = validate.integer(limit, "limit", low=1, high=1000)
+        after = validate.short(cursor, "cursor", max_chars=64) or ""
+        with self.db.read() as cur:
+            found = cur.execute(
+                "SELECT id, title, metadata, created_at, chunks, length(CAST(content AS BLOB)) "
+                "FROM documents WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit + 1),
+            ).fetchall()
+            txid = self.db.txid
+        infos = [DocumentInfo(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in found]
+        page, next_cursor = rows.page(infos, limit, lambda d: d.id)
+        return DocumentPage(page, txid, next_cursor)
 
     def delete_document(self: Profile, document_id: str) -> Written:
         """Delete a document and its chunks."""

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from memoturn.core import limits, validate
 from memoturn.core.errors import InvalidInput, NotFound, TooLarge
-from memoturn.core.model import KVItem, Written
+from memoturn.core.model import KVItem, KVPage, KVResult, KVSpace, KVSpacePage, Written
 from memoturn.core.names import check_name
+from memoturn.profile import rows
 
 if TYPE_CHECKING:
     from memoturn.profile.profile import Profile
@@ -25,7 +26,7 @@ class KVOps:
 
     def kv_set(
         self: Profile, space: str, key: str, value: Any, *, ttl_s: int | None = None
-    ) -> tuple[KVItem, int]:
+    ) -> KVResult:
         """Set a key (any JSON value; ``None`` is a JSON null, not a delete)."""
         check_name(space, "KV space")
         k = _key(key)
@@ -45,9 +46,9 @@ class KVOps:
                 "expires_at = excluded.expires_at, updated_at = excluded.updated_at",
                 (space, k, encoded, expires, tx.now),
             )
-        return KVItem(k, json.loads(encoded), expires, tx.now), tx.txid
+        return KVResult(k, json.loads(encoded), expires, tx.now, tx.txid)
 
-    def kv_get(self: Profile, space: str, key: str) -> KVItem:
+    def kv_get(self: Profile, space: str, key: str) -> KVResult:
         """A key's value; expired keys are not found."""
         check_name(space, "KV space")
         k = _key(key)
@@ -57,9 +58,10 @@ class KVOps:
                 "AND (expires_at IS NULL OR expires_at > ?)",
                 (space, k, self.clock.now()),
             ).fetchone()
+            txid = self.db.txid
         if row is None:
             raise NotFound(f"no key {k!r} in KV space {space!r}")
-        return KVItem(k, json.loads(row[0]), row[1], row[2])
+        return KVResult(k, json.loads(row[0]), row[1], row[2], txid)
 
     def kv_delete(self: Profile, space: str, key: str) -> Written:
         """Delete a key; deleting a missing key changes nothing (``count`` 0)."""
@@ -77,13 +79,20 @@ class KVOps:
         return Written(tx.txid, 1)
 
     def kv_list(
-        self: Profile, space: str, *, prefix: str = "", limit: int = 1000, after: str | None = None
-    ) -> list[KVItem]:
-        """Live keys of a space in key order, optionally under a prefix."""
+        self: Profile,
+        space: str,
+        *,
+        prefix: str = "",
+        limit: int = 1000,
+        cursor: str | None = None,
+    ) -> KVPage:
+        """Live keys of a space in key order, optionally under a prefix; ``cursor`` is the
+        ``next_cursor`` of the previous page."""
         check_name(space, "KV space")
         if not isinstance(prefix, str) or len(prefix) > limits.MAX_KV_KEY_CHARS:
             raise InvalidInput("prefix must be a string of at most 512 characters")
         validate.integer(limit, "limit", low=1, high=10_000)
+        after = validate.short(cursor, "cursor", max_chars=limits.MAX_KV_KEY_CHARS) or ""
         # Range scan instead of LIKE: keys may contain % and _.
         upper = prefix + "\U0010ffff"
         with self.db.read() as cur:
@@ -91,6 +100,23 @@ class KVOps:
                 "SELECT key, value, expires_at, updated_at FROM kv WHERE space = ? "
                 "AND key >= ? AND key < ? AND key > ? "
                 "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
-                (space, prefix, upper, after or "", self.clock.now(), limit),
+                (space, prefix, upper, after, self.clock.now(), limit + 1),
             ).fetchall()
-        return [KVItem(r[0], json.loads(r[1]), r[2], r[3]) for r in found]
+            txid = self.db.txid
+        items = [KVItem(r[0], json.loads(r[1]), r[2], r[3]) for r in found]
+        page, next_cursor = rows.page(items, limit, lambda i: i.key)
+        return KVPage(page, txid, next_cursor)
+
+    def kv_spaces(self: Profile, *, limit: int = 100, cursor: str | None = None) -> KVSpacePage:
+        """The KV spaces holding live keys, in name order, with their key counts."""
+        limit = validate.integer(limit, "limit", low=1, high=1000)
+        after = "" if cursor is None else check_name(cursor, "cursor")
+        with self.db.read() as cur:
+            found = cur.execute(
+                "SELECT space, count(*) FROM kv WHERE space > ? "
+                "AND (expires_at IS NULL OR expires_at > ?) GROUP BY space ORDER BY space LIMIT ?",
+                (after, self.clock.now(), limit + 1),
+            ).fetchall()
+            txid = self.db.txid
+        page, next_cursor = rows.page([KVSpace(r[0], r[1]) for r in found], limit, lambda s: s.name)
+        return KVSpacePage(page, txid, next_cursor)

@@ -13,7 +13,16 @@ import numpy as np
 from memoturn.core import limits, validate
 from memoturn.core.errors import Conflict, InvalidInput, MemoturnError, NotFound
 from memoturn.core.ids import content_hash, new_id
-from memoturn.core.model import IngestResult, Memory, MemoryType, Written
+from memoturn.core.model import (
+    IngestBatchResult,
+    IngestResult,
+    Memory,
+    MemoryPage,
+    MemoryResult,
+    MemoryType,
+    TopicHistory,
+    Written,
+)
 from memoturn.profile import rows
 from memoturn.profile.database import Transaction
 
@@ -34,7 +43,8 @@ class _Request:
     session_id: str | None
     source: str | None
     ttl_s: int | None
-    metadata: dict[str, Any]
+    metadata: dict[str, Any] | None
+    """``None`` when the request gave none (a duplicate then keeps its metadata)."""
     idempotency_key: str | None
     turn_ids: list[int]
     content_hash: str
@@ -42,6 +52,7 @@ class _Request:
     def fingerprint(self) -> str:
         fields = dataclasses.asdict(self)
         fields.pop("idempotency_key")
+        fields["metadata"] = fields["metadata"] or {}
         return hashlib.blake2b(rows.dumps(fields).encode(), digest_size=16).hexdigest()
 
 
@@ -78,7 +89,7 @@ def _request(
         session_id=sid,
         source=src,
         ttl_s=validate.ttl(ttl_s),
-        metadata=validate.metadata(metadata),
+        metadata=validate.metadata(metadata) if metadata is not None else None,
         idempotency_key=key,
         turn_ids=ids,
         content_hash=content_hash(mtype, top, text, sid),
@@ -99,7 +110,7 @@ class MemoryOps:
 
     def ingest_many(
         self: Profile, items: Sequence[Mapping[str, Any]], *, defer_embedding: bool = False
-    ) -> list[IngestResult]:
+    ) -> IngestBatchResult:
         """Ingest a batch in one transaction (one txid); results in input order.
 
         The whole batch is validated before anything is written: one bad item rejects all.
@@ -118,7 +129,8 @@ class MemoryOps:
                 requests.append(_checked(item))
             except MemoturnError as e:
                 raise type(e)(f"items[{i}]: {e.message}", hint=e.hint) from None
-        return self._ingest_requests(requests, defer_embedding=defer_embedding)
+        results = self._ingest_requests(requests, defer_embedding=defer_embedding)
+        return IngestBatchResult(results, max(r.txid for r in results))
 
     def _ingest_requests(
         self: Profile, requests: list[_Request], *, defer_embedding: bool = False
@@ -170,15 +182,44 @@ class MemoryOps:
         ).fetchone()
         if dup is not None:
             mem = rows.memory(dup)
+            if _changes(mem, req, now):
+                return None  # a write: the duplicate's metadata or expiry changes
             # Inside a batch the original may be from this very transaction.
             return IngestResult(mem, max(self.db.txid, mem.txid), True, [])
         return None
+
+    def _update_duplicate(self: Profile, tx: Transaction, req: _Request) -> IngestResult | None:
+        """Re-ingesting current content with new metadata or a new TTL updates the existing
+        memory in place (same id, no new version) and says which fields changed."""
+        cur, now = tx.cursor, tx.now
+        dup = cur.execute(
+            f"SELECT {rows.MEMORY_COLUMNS} FROM memories WHERE content_hash = ? "
+            f"AND valid_to IS NULL AND {_NOT_EXPIRED}",
+            (req.content_hash, now),
+        ).fetchone()
+        if dup is None:
+            return None
+        mem = rows.memory(dup)
+        changes = _changes(mem, req, now)
+        metadata = req.metadata if "metadata" in changes else mem.metadata
+        expires_at = now + req.ttl_s if "expires_at" in changes and req.ttl_s else mem.expires_at
+        cur.execute(
+            "UPDATE memories SET metadata = ?, expires_at = ? WHERE id = ?",
+            (rows.dumps(metadata), expires_at, mem.id),
+        )
+        (rid,) = cur.execute("SELECT rid FROM memories WHERE id = ?", (mem.id,)).fetchone()
+        tx.after_commit(lambda: self.memory_index.set_expires_at(rid, expires_at))
+        updated = self._memory_by_id(cur, mem.id, include_expired=True)
+        return IngestResult(updated, tx.txid, True, [], sorted(changes))
 
     def _ingest_in(
         self: Profile, tx: Transaction, req: _Request, vector: np.ndarray | None
     ) -> IngestResult:
         cur, now = tx.cursor, tx.now
         answer = self._existing_answer(cur, req, now)
+        if answer is not None:
+            return answer
+        answer = self._update_duplicate(tx, req)
         if answer is not None:
             return answer
         expires_at = now + req.ttl_s if req.ttl_s is not None else None
@@ -210,7 +251,7 @@ class MemoryOps:
                 req.topic,
                 req.session_id,
                 req.source,
-                rows.dumps(req.metadata),
+                rows.dumps(req.metadata or {}),
                 req.content_hash,
                 now,
                 now,
@@ -299,11 +340,11 @@ class MemoryOps:
                 tx.cancel()
         return done
 
-    def get_memory(self: Profile, memory_id: str) -> Memory:
+    def get_memory(self: Profile, memory_id: str) -> MemoryResult:
         """One memory by id, current or historical; expired memories are not found."""
         validate.short(memory_id, "memory id", max_chars=64)
         with self.db.read() as cur:
-            return self._memory_by_id(cur, memory_id)
+            return MemoryResult(self._memory_by_id(cur, memory_id), self.db.txid)
 
     def list_memories(
         self: Profile,
@@ -314,10 +355,10 @@ class MemoryOps:
         source: str | None = None,
         include_history: bool = False,
         limit: int = 100,
-        after: str | None = None,
-    ) -> list[Memory]:
-        """Memories oldest first (ids sort by time); ``after`` is the last id of the
-        previous page."""
+        cursor: str | None = None,
+    ) -> MemoryPage:
+        """Memories oldest first (ids sort by time); ``cursor`` is the ``next_cursor`` of
+        the previous page."""
         conds, params = [_NOT_EXPIRED], [self.clock.now()]
         if type is not None:
             conds.append("type = ?")
@@ -328,19 +369,21 @@ class MemoryOps:
                 params.append(validate.short(value, col, max_chars=256))
         if not include_history:
             conds.append("valid_to IS NULL")
-        if after is not None:
+        if cursor is not None:
             conds.append("id > ?")
-            params.append(validate.short(after, "after", max_chars=64))
+            params.append(validate.short(cursor, "cursor", max_chars=64))
         limit = validate.integer(limit, "limit", low=1, high=1000)
         with self.db.read() as cur:
             found = cur.execute(
                 f"SELECT {rows.MEMORY_COLUMNS} FROM memories WHERE {' AND '.join(conds)} "
                 "ORDER BY id LIMIT ?",
-                (*params, limit),
+                (*params, limit + 1),
             ).fetchall()
-        return [rows.memory(r) for r in found]
+            txid = self.db.txid
+        page, next_cursor = rows.page([rows.memory(r) for r in found], limit, lambda m: m.id)
+        return MemoryPage(page, txid, next_cursor)
 
-    def topic_history(self: Profile, topic: str) -> list[Memory]:
+    def topic_history(self: Profile, topic: str) -> TopicHistory:
         """Every version of a topic, oldest first, superseded and forgotten ones included."""
         topic = validate.short(topic, "topic", max_chars=limits.MAX_TOPIC_CHARS) or ""
         with self.db.read() as cur:
@@ -349,7 +392,8 @@ class MemoryOps:
                 "ORDER BY valid_from, id",
                 (topic, self.clock.now()),
             ).fetchall()
-        return [rows.memory(r) for r in found]
+            txid = self.db.txid
+        return TopicHistory([rows.memory(r) for r in found], txid)
 
     def forget(self: Profile, memory_id: str, reason: str | None = None) -> Written:
         """Retire a memory from recall; history keeps it as a tombstone with ``reason``.
@@ -372,6 +416,16 @@ class MemoryOps:
             now = tx.now
             tx.after_commit(lambda: self.memory_index.set_valid_to(row[0], now))
         return Written(tx.txid, 1)
+
+
+def _changes(mem: Memory, req: _Request, now: float) -> set[str]:
+    """What re-ingesting ``mem``'s content with ``req`` would change on it."""
+    changes = set()
+    if req.metadata is not None and req.metadata != mem.metadata:
+        changes.add("metadata")
+    if req.ttl_s is not None:
+        changes.add("expires_at")  # the TTL runs again from now
+    return changes
 
 
 def _checked(item: object) -> _Request:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from memoturn.core.model import DocumentChunk, Memory, Turn
+
+T = TypeVar("T")
 
 MEMORY_COLUMNS = (
     "id, type, content, topic, session_id, source, metadata, created_at, valid_from, "
@@ -75,3 +78,12 @@ def from_blob(blob: bytes) -> np.ndarray:
 
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def page(items: list[T], limit: int, key: Callable[[T], Any]) -> tuple[list[T], str | None]:
+    """A page of at most ``limit`` items from ``limit + 1`` fetched, and the cursor of the
+    next page (the key of its last item), ``None`` when nothing follows."""
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    return items, str(key(items[-1]))

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 from memoturn.core import limits, validate
 from memoturn.core.errors import Conflict, InvalidInput, NotFound
 from memoturn.core.ids import new_id
-from memoturn.core.model import Session, Turn, Written
+from memoturn.core.model import (
+    Session,
+    SessionEnded,
+    SessionPage,
+    SessionResult,
+    Turn,
+    TurnPage,
+    TurnResult,
+    TurnsResult,
+)
 from memoturn.profile import rows
 from memoturn.profile.database import Transaction
 
@@ -48,7 +57,7 @@ class SessionOps:
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> tuple[Session, int]:
+    ) -> SessionResult:
         """Open a session (a new id when none is given). Opening an open session again with
         the same settings returns it; an ended one is a conflict."""
         sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
@@ -61,19 +70,36 @@ class SessionOps:
                 if existing.ended_at is not None:
                     raise Conflict(f"session {sid!r} has ended", hint="open a new session")
                 tx.cancel()
-                return existing, self.db.txid
+                return SessionResult(existing, self.db.txid)
             tx.cursor.execute(
                 "INSERT INTO sessions(id, created_at, task_ttl_s, metadata) VALUES (?,?,?,?)",
                 (sid, tx.now, ttl, rows.dumps(meta)),
             )
-        return Session(sid, tx.now, None, ttl, meta), tx.txid
+        return SessionResult(Session(sid, tx.now, None, ttl, meta), tx.txid)
 
-    def get_session(self: Profile, session_id: str) -> Session:
+    def get_session(self: Profile, session_id: str) -> SessionResult:
+        """A session's settings and whether it has ended."""
         with self.db.read() as cur:
             s = self._session_row(cur, session_id)
+            txid = self.db.txid
         if s is None:
             raise NotFound(f"no session {session_id!r} in this profile")
-        return s
+        return SessionResult(s, txid)
+
+    def list_sessions(
+        self: Profile, *, limit: int = 100, cursor: str | None = None
+    ) -> SessionPage:
+        """Sessions in id order; ``cursor`` is the ``next_cursor`` of the previous page."""
+        limit = validate.integer(limit, "limit", low=1, high=1000)
+        after = validate.short(cursor, "cursor", max_chars=limits.MAX_SESSION_ID_CHARS) or ""
+        with self.db.read() as cur:
+            found = cur.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit + 1),
+            ).fetchall()
+            txid = self.db.txid
+        page, next_cursor = rows.page([_session(r) for r in found], limit, lambda s: s.id)
+        return SessionPage(page, txid, next_cursor)
 
     def _session_row(self: Profile, cur: Any, sid: str) -> Session | None:
         row = cur.execute(
@@ -102,22 +128,27 @@ class SessionOps:
         *,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> tuple[Turn, int]:
+    ) -> TurnResult:
         """Append a verbatim turn; returns it (with its number in the session) and the txid."""
-        return self.append_turns(
+        done = self.append_turns(
             session_id, [{"role": role, "content": content, "name": name, "metadata": metadata}]
-        )[0]
+        )
+        return TurnResult(done.turns[0], done.txid)
 
-    def append_turns(
-        self: Profile, session_id: str, turns: list[dict[str, Any]]
-    ) -> list[tuple[Turn, int]]:
-        """Append several turns in one transaction."""
+    def append_turns(self: Profile, session_id: str, turns: list[dict[str, Any]]) -> TurnsResult:
+        """Append several turns (``role``, ``content``, ``name``, ``metadata``) in one
+        transaction, numbered in order."""
         sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
         assert sid is not None
         if not isinstance(turns, list) or not 1 <= len(turns) <= limits.MAX_BATCH:
             raise InvalidInput(f"turns must be a list of 1 to {limits.MAX_BATCH} turns")
         checked = []
         for i, t in enumerate(turns):
+            if not isinstance(t, dict):
+                raise InvalidInput(f"turns[{i}] must be an object")
+            unknown = set(t) - {"role", "content", "name", "metadata"}
+            if unknown:
+                raise InvalidInput(f"turns[{i}]: unknown fields: {', '.join(sorted(unknown))}")
             checked.append(
                 (
                     validate.choice(t.get("role"), f"turns[{i}].role", ROLES),
@@ -148,7 +179,7 @@ class SessionOps:
                         tx.cancel()
                         continue
                     out = self._insert_turns(tx, sid, n, checked, vectors)
-                return [(t, tx.txid) for t in out]
+                return TurnsResult(out, tx.txid)
         raise AssertionError("unreachable: the second attempt holds the profile lock")
 
     def _transcript_tail(self: Profile, sid: str) -> tuple[int, str | None]:
@@ -184,9 +215,19 @@ class SessionOps:
         return out
 
     def read_turns(
-        self: Profile, session_id: str, *, after: int = 0, limit: int = 1000
-    ) -> list[Turn]:
-        """The transcript in order; ``after`` is the last turn number already read."""
+        self: Profile,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        cursor: str | None = None,
+    ) -> TurnPage:
+        """The transcript in order; ``after`` is the last turn number already read (or give
+        the ``next_cursor`` of the previous page as ``cursor``)."""
+        if cursor is not None:
+            if not isinstance(cursor, str) or not cursor.isdigit():
+                raise InvalidInput("cursor must be the next_cursor of a previous page")
+            after = int(cursor)
         validate.integer(after, "after", low=0, high=2**62)
         validate.integer(limit, "limit", low=1, high=10_000)
         with self.db.read() as cur:
@@ -195,20 +236,22 @@ class SessionOps:
             found = cur.execute(
                 f"SELECT {rows.TURN_COLUMNS} FROM turns WHERE session_id = ? AND turn > ? "
                 "ORDER BY turn LIMIT ?",
-                (session_id, after, limit),
+                (session_id, after, limit + 1),
             ).fetchall()
-        return [rows.turn(r) for r in found]
+            txid = self.db.txid
+        page, next_cursor = rows.page([rows.turn(r) for r in found], limit, lambda t: t.turn)
+        return TurnPage(page, txid, next_cursor)
 
-    def end_session(self: Profile, session_id: str) -> Written:
-        """End a session: its task memories are deleted in the same transaction (``count``
-        is how many). The transcript stays. Ending an ended session changes nothing."""
+    def end_session(self: Profile, session_id: str) -> SessionEnded:
+        """End a session: its task memories are deleted in the same transaction
+        (``deleted_tasks``). The transcript stays. Ending an ended session changes nothing."""
         with self.db.write() as tx:
             s = self._session_row(tx.cursor, session_id)
             if s is None:
                 raise NotFound(f"no session {session_id!r} in this profile")
             if s.ended_at is not None:
                 tx.cancel()
-                return Written(self.db.txid, 0)
+                return SessionEnded(0, self.db.txid)
             tasks = tx.cursor.execute(
                 "SELECT rid FROM memories WHERE session_id = ? AND type = 'task'", (session_id,)
             ).fetchall()
@@ -218,4 +261,4 @@ class SessionOps:
             tx.cursor.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (tx.now, session_id))
             for (rid,) in tasks:
                 tx.after_commit(lambda rid=rid: self.memory_index.remove(rid))
-        return Written(tx.txid, len(tasks))
+        return SessionEnded(len(tasks), tx.txid)

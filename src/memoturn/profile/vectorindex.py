@@ -115,6 +115,11 @@ class VectorIndex:
         if i is not None:
             self._valid_to[i] = math.inf if valid_to is None else valid_to
 
+    def set_expires_at(self, rid: int, expires_at: float | None) -> None:
+        i = self._row.get(rid)
+        if i is not None:
+            self._expires[i] = math.inf if expires_at is None else expires_at
+
     def remove(self, rid: int) -> None:
         i = self._row.pop(rid, None)
         if i is None:

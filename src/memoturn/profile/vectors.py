@@ -10,7 +10,13 @@ import numpy as np
 
 from memoturn.core import limits, validate
 from memoturn.core.errors import InvalidInput, NotFound
-from memoturn.core.model import VectorHit, Written
+from memoturn.core.model import (
+    CollectionPage,
+    VectorCollection,
+    VectorHit,
+    VectorQueryResult,
+    Written,
+)
 from memoturn.core.names import check_name
 from memoturn.profile import rows
 
@@ -105,7 +111,7 @@ class VectorOps:
         *,
         k: int = 10,
         metadata: dict[str, Any] | None = None,
-    ) -> list[VectorHit]:
+    ) -> VectorQueryResult:
         """The ``k`` nearest vectors by cosine similarity; ``metadata`` keeps only vectors
         whose metadata has each given key equal to the given value."""
         check_name(collection, "collection")
@@ -129,16 +135,37 @@ class VectorOps:
                     mat = mat / np.linalg.norm(mat, axis=1, keepdims=True)
                 cached = (row[0], [r[0] for r in found], [json.loads(r[2]) for r in found], mat)
                 self._vector_cache[collection] = cached
+            txid = self.db.txid
         dim, ids, metas, mat = cached
         if len(q) != dim:
             raise InvalidInput(
                 f"collection {collection!r} holds {dim}-dimensional vectors; got {len(q)}"
             )
         if mat is None:
-            return []
+            return VectorQueryResult([], txid)
         sims = mat @ (q / np.linalg.norm(q))
         if where:
             keep = np.array([all(m.get(key) == val for key, val in where.items()) for m in metas])
             sims = np.where(keep, sims, -np.inf)
         order = np.argsort(-sims, kind="stable")[:k]
-        return [VectorHit(ids[i], float(sims[i]), metas[i]) for i in order if np.isfinite(sims[i])]
+        hits = [VectorHit(ids[i], float(sims[i]), metas[i]) for i in order if np.isfinite(sims[i])]
+        return VectorQueryResult(hits, txid)
+
+    def list_collections(
+        self: Profile, *, limit: int = 100, cursor: str | None = None
+    ) -> CollectionPage:
+        """Vector collections in name order, with their dimension and size."""
+        limit = validate.integer(limit, "limit", low=1, high=1000)
+        after = "" if cursor is None else check_name(cursor, "cursor")
+        with self.db.read() as cur:
+            found = cur.execute(
+                "SELECT c.name, c.dim, (SELECT count(*) FROM vectors v WHERE v.collection = "
+                "c.name), c.created_at FROM vector_collections c WHERE c.name > ? "
+                "ORDER BY c.name LIMIT ?",
+                (after, limit + 1),
+            ).fetchall()
+            txid = self.db.txid
+        page, next_cursor = rows.page(
+            [VectorCollection(*r) for r in found], limit, lambda c: c.name
+        )
+        return CollectionPage(page, txid, next_cursor)

@@ -1,0 +1,348 @@
+"""The operations of Memoturn, written out once.
+
+:class:`ProfileAPI` is every operation on one profile-branch and :class:`NodeAPI` every
+operation on the node (namespaces, profiles, history). Each edge implements them one to one:
+
+- in process: :class:`memoturn.engine.ProfileHandle` and :class:`memoturn.Engine`;
+- over HTTP: :class:`memoturn.Client` / :class:`memoturn.AsyncClient` and their profile
+  handles (the async ones awaited), through the REST routes whose OpenAPI ``operationId`` is
+  the operation's name;
+- the MCP tools (:data:`memoturn.mcp.tools.TOOL_OPERATIONS` says which tool is which
+  operation) and the CLI commands map onto the same names.
+
+A test (``tests/test_api_parity.py``) fails when an edge lacks an operation or names one
+differently. Every write answers with the profile's new ``txid`` beside its result; every
+read answers with the txid it read at. Pure: no I/O, only the types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from memoturn.core.model import (
+    Branch,
+    Checkpoint,
+    CollectionPage,
+    DocumentPage,
+    DocumentResult,
+    IngestBatchResult,
+    IngestResult,
+    KVPage,
+    KVResult,
+    KVSpacePage,
+    MemoryPage,
+    MemoryResult,
+    ProfilePage,
+    RecallResult,
+    RewindResult,
+    SessionEnded,
+    SessionPage,
+    SessionResult,
+    TopicHistory,
+    TurnPage,
+    TurnResult,
+    TurnsResult,
+    VectorQueryResult,
+    Written,
+)
+
+MAIN = "main"
+
+
+class ProfileAPI(Protocol):
+    """Every operation on one profile-branch."""
+
+    # -- memories ---------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        type: str,
+        content: str,
+        *,
+        topic: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        ttl_s: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        turn_ids: list[int] | None = None,
+    ) -> IngestResult:
+        """Store one memory. The same (type, topic, content) already current is a
+        ``duplicate`` (nothing written, unless new ``metadata`` or ``ttl_s`` update it:
+        ``updated`` names the fields); a ``topic`` supersedes the current memory on it."""
+        ...
+
+    def ingest_many(
+        self, items: Sequence[Mapping[str, Any]], *, defer_embedding: bool = False
+    ) -> IngestBatchResult:
+        """Ingest a batch in one transaction (one txid); one bad item rejects all."""
+        ...
+
+    def get_memory(self, memory_id: str) -> MemoryResult:
+        """One memory by id, current or historical (expired ones are not found)."""
+        ...
+
+    def list_memories(
+        self,
+        *,
+        type: str | None = None,
+        topic: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        include_history: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> MemoryPage:
+        """Memories oldest first; page on with ``cursor=page.next_cursor``."""
+        ...
+
+    def topic_history(self, topic: str) -> TopicHistory:
+        """Every version of a topic, oldest first."""
+        ...
+
+    def forget(self, memory_id: str, reason: str | None = None) -> Written:
+        """Retire a memory from recall; history keeps a tombstone (``count`` 0 if it was
+        retired already)."""
+        ...
+
+    def recall(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        types: list[str] | None = None,
+        topic: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        scopes: list[str] | None = None,
+        include_history: bool = False,
+        as_of: float | str | None = None,
+        created_after: float | str | None = None,
+        created_before: float | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        recency_half_life_s: float | None = None,
+        recency_weight: float | None = None,
+        mode: str | None = None,
+        min_score: float | None = None,
+    ) -> RecallResult:
+        """Hybrid recall (BM25 + embeddings) over memories, transcript turns and document
+        chunks (``scopes``); each hit says ``why`` it matched."""
+        ...
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def open_session(
+        self,
+        session_id: str | None = None,
+        *,
+        task_ttl_s: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> SessionResult:
+        """Open a session (a new id when none is given)."""
+        ...
+
+    def get_session(self, session_id: str) -> SessionResult:
+        """A session's settings and whether it has ended."""
+        ...
+
+    def list_sessions(self, *, limit: int = 100, cursor: str | None = None) -> SessionPage:
+        """Sessions in id order."""
+        ...
+
+    def append_turn(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> TurnResult:
+        """Append a verbatim turn (the session is opened with defaults if need be)."""
+        ...
+
+    def append_turns(self, session_id: str, turns: list[dict[str, Any]]) -> TurnsResult:
+        """Append several turns (``role``, ``content``, ``name``, ``metadata``) in one
+        transaction."""
+        ...
+
+    def read_turns(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        cursor: str | None = None,
+    ) -> TurnPage:
+        """The transcript in order, after turn number ``after`` (or from ``cursor``)."""
+        ...
+
+    def end_session(self, session_id: str) -> SessionEnded:
+        """End a session; its task memories are deleted in the same transaction."""
+        ...
+
+    # -- KV ---------------------------------------------------------------------------------
+
+    def kv_set(self, space: str, key: str, value: Any, *, ttl_s: int | None = None) -> KVResult:
+        """Set a key to any JSON value, optionally with a TTL."""
+        ...
+
+    def kv_get(self, space: str, key: str) -> KVResult:
+        """A key's value (expired keys are not found)."""
+        ...
+
+    def kv_delete(self, space: str, key: str) -> Written:
+        """Delete a key (``count`` 0 if it did not exist)."""
+        ...
+
+    def kv_list(
+        self, space: str, *, prefix: str = "", limit: int = 1000, cursor: str | None = None
+    ) -> KVPage:
+        """Live keys of a space in key order, optionally under a prefix."""
+        ...
+
+    def kv_spaces(self, *, limit: int = 100, cursor: str | None = None) -> KVSpacePage:
+        """The KV spaces holding live keys, in name order."""
+        ...
+
+    # -- documents --------------------------------------------------------------------------
+
+    def add_document(
+        self, content: str, *, title: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> DocumentResult:
+        """Store a document, chunked for recall (``scopes=["documents"]``)."""
+        ...
+
+    def get_document(self, document_id: str) -> DocumentResult:
+        """One document with its whole content."""
+        ...
+
+    def list_documents(self, *, limit: int = 100, cursor: str | None = None) -> DocumentPage:
+        """Documents oldest first, without their content."""
+        ...
+
+    def delete_document(self, document_id: str) -> Written:
+        """Delete a document and its chunks."""
+        ...
+
+    # -- vectors ----------------------------------------------------------------------------
+
+    def vector_upsert(
+        self,
+        collection: str,
+        vector_id: str,
+        vector: Sequence[float],
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> Written:
+        """Insert or replace a raw vector (a collection's dimension is set by its first)."""
+        ...
+
+    def vector_delete(self, collection: str, vector_id: str) -> Written:
+        """Delete a raw vector."""
+        ...
+
+    def vector_query(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        *,
+        k: int = 10,
+        metadata: dict[str, Any] | None = None,
+    ) -> VectorQueryResult:
+        """The ``k`` nearest vectors by cosine similarity."""
+        ...
+
+    def list_collections(self, *, limit: int = 100, cursor: str | None = None) -> CollectionPage:
+        """Vector collections in name order, with dimension and size."""
+        ...
+
+
+class NodeAPI(Protocol):
+    """Every operation on the node that is not inside one profile-branch."""
+
+    def create_namespace(self, name: str) -> bool:
+        """Create a namespace; ``False`` if it existed."""
+        ...
+
+    def list_namespaces(self) -> list[str]:
+        """Every namespace, in name order."""
+        ...
+
+    def create_profile(self, ns: str, name: str) -> bool:
+        """Provision a profile (a metadata write); ``False`` if it existed."""
+        ...
+
+    def list_profiles(
+        self, ns: str, *, limit: int = 1000, cursor: str | None = None
+    ) -> ProfilePage:
+        """Profiles of a namespace in name order."""
+        ...
+
+    def delete_profile(self, ns: str, name: str) -> None:
+        """Delete a profile, all its branches and all its data."""
+        ...
+
+    def revoke_tokens(self, ns: str, name: str) -> int:
+        """Revoke every profile token of a profile; returns the new token epoch."""
+        ...
+
+    def create_checkpoint(
+        self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN
+    ) -> Checkpoint:
+        """Pin the branch's current txid under a name (metadata only)."""
+        ...
+
+    def list_checkpoints(self, ns: str, name: str, *, branch: str = MAIN) -> list[Checkpoint]:
+        """The branch's checkpoints, oldest first."""
+        ...
+
+    def delete_checkpoint(self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN) -> None:
+        """Remove a checkpoint."""
+        ...
+
+    def rewind(
+        self,
+        ns: str,
+        name: str,
+        *,
+        branch: str = MAIN,
+        checkpoint: str | None = None,
+        txid: int | None = None,
+    ) -> RewindResult:
+        """Atomically return a branch to a checkpoint or txid (undoable)."""
+        ...
+
+    def create_branch(
+        self,
+        ns: str,
+        name: str,
+        branch: str,
+        *,
+        from_branch: str = MAIN,
+        from_checkpoint: str | None = None,
+        from_txid: int | None = None,
+        ttl_s: int | None = None,
+    ) -> Branch:
+        """A copy-on-write branch (optionally a burner with a TTL)."""
+        ...
+
+    def list_branches(self, ns: str, name: str) -> list[Branch]:
+        """The profile's branches."""
+        ...
+
+    def delete_branch(self, ns: str, name: str, branch: str) -> None:
+        """Delete a branch (not ``main``)."""
+        ...
+
+
+def operations(api: type) -> list[str]:
+    """The operation names of :class:`ProfileAPI` or :class:`NodeAPI`, in order."""
+    return [n for n, v in vars(api).items() if not n.startswith("_") and callable(v)]
+
+
+PROFILE_OPERATIONS = operations(ProfileAPI)
+NODE_OPERATIONS = operations(NodeAPI)
+
+__all__ = ["NODE_OPERATIONS", "PROFILE_OPERATIONS", "NodeAPI", "ProfileAPI", "operations"]
