@@ -7,8 +7,9 @@ branches as one unit. ``memoturn.open(directory)`` gives the engine in process.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from memoturn.client import AsyncClient, Client
 from memoturn.core.errors import (
     Conflict,
     Forbidden,
@@ -22,11 +23,15 @@ from memoturn.core.errors import (
     Unauthorized,
     Unavailable,
 )
-from memoturn.engine import Engine
+
+if TYPE_CHECKING:
+    from memoturn.engine import Engine
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
+    "Client",
     "Conflict",
     "Engine",
     "Forbidden",
@@ -46,9 +51,16 @@ __all__ = [
 
 def open(path: str | Path, **options: Any) -> Engine:
     """Open (or create) a Memoturn data directory in process; see :class:`Engine`."""
+    from memoturn.engine import Engine
+
     return Engine(path, **options)
 
 
-from memoturn.client import AsyncClient, Client  # noqa: E402  (the SDK; appended)
+def __getattr__(name: str) -> Any:
+    # The engine loads the database, object store and embedder: only when asked for, so
+    # ``import memoturn`` for the SDK stays light.
+    if name == "Engine":
+        from memoturn.engine import Engine
 
-__all__ += ["AsyncClient", "Client"]
+        return Engine
+    raise AttributeError(f"module 'memoturn' has no attribute {name!r}")

@@ -6,7 +6,6 @@ calls over their transport; no request is built or parsed twice.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -17,22 +16,31 @@ from memoturn.core.errors import ERROR_KINDS, MemoturnError, Unavailable
 from memoturn.core.model import (
     Branch,
     Checkpoint,
-    Document,
-    DocumentChunk,
+    CollectionPage,
+    DocumentPage,
+    DocumentResult,
+    IngestBatchResult,
     IngestResult,
-    KVItem,
-    Memory,
-    RecallHit,
+    KVPage,
+    KVResult,
+    KVSpacePage,
+    MemoryPage,
+    MemoryResult,
+    MintedToken,
+    ProfilePage,
     RecallResult,
     RewindResult,
-    Scope,
-    Session,
-    Turn,
-    VectorHit,
-    Why,
+    SessionEnded,
+    SessionPage,
+    SessionResult,
+    TopicHistory,
+    TurnPage,
+    TurnResult,
+    TurnsResult,
+    VectorQueryResult,
     Written,
 )
-from memoturn.engine.tokens import ROOT_TOKEN_FILE, MintedToken
+from memoturn.core.names import ROOT_TOKEN_FILE
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -115,73 +123,6 @@ def finish(call: Call[T], status: int, body: Any, retry_after: str | None) -> T:
     return call.parse(body)
 
 
-# -- parsing ----------------------------------------------------------------------------------
-
-_TIME_FIELDS = frozenset(
-    {"created_at", "valid_from", "valid_to", "expires_at", "ended_at", "updated_at"}
-)
-
-
-def epoch(value: str | None) -> float | None:
-    """An ISO-8601 time from the wire as epoch seconds."""
-    if value is None:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def record(cls: type[R], data: Mapping[str, Any], **nested: Any) -> R:
-    """A core.model record from its ``to_dict`` form (times back to epoch seconds)."""
-    values = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in nested:
-            values[f.name] = nested[f.name]
-        elif f.name in data:
-            value = data[f.name]
-            values[f.name] = epoch(value) if f.name in _TIME_FIELDS else value
-    return cls(**values)
-
-
-def memory(data: Mapping[str, Any]) -> Memory:
-    return record(Memory, data)
-
-
-def memories(key: str) -> Callable[[Mapping[str, Any]], list[Memory]]:
-    return lambda data: [memory(m) for m in data[key]]
-
-
-def ingest_result(data: Mapping[str, Any]) -> IngestResult:
-    return record(IngestResult, data, memory=memory(data["memory"]))
-
-
-_HIT_RECORDS: dict[str, type[Memory | Turn | DocumentChunk]] = {
-    Scope.MEMORIES: Memory,
-    Scope.TRANSCRIPT: Turn,
-    Scope.DOCUMENTS: DocumentChunk,
-}
-
-
-def recall_result(data: Mapping[str, Any]) -> RecallResult:
-    hits = [
-        record(
-            RecallHit,
-            h,
-            memory=record(_HIT_RECORDS[h["scope"]], h["memory"]),
-            why=record(Why, h["why"]),
-        )
-        for h in data["results"]
-    ]
-    return RecallResult(hits, data["txid"])
-
-
-def written(data: Mapping[str, Any]) -> Written:
-    return Written(data["txid"], data.get("count", 1))
-
-
-def with_txid(cls: type[R], key: str | None = None) -> Callable[[Mapping[str, Any]], tuple[R, int]]:
-    """``(record, txid)`` from ``{key: record, txid}`` (or a flat ``{...record, txid}``)."""
-    return lambda data: (record(cls, data[key] if key else data), data["txid"])
-
-
 def nothing(data: Any) -> None:
     return None
 
@@ -201,35 +142,38 @@ def _body(**fields: Any) -> dict[str, Any]:
 
 
 class NodeCalls:
-    """Calls on the node: namespaces, profiles, tokens, checkpoints, rewind, branches.
-    Names and signatures mirror :class:`memoturn.Engine`."""
+    """Calls on the node: namespaces, profiles, tokens, checkpoints, rewind, branches
+    (:class:`~memoturn.core.api.NodeAPI`, plus the token calls of the REST API)."""
 
     @staticmethod
     def _p(ns: str, name: str) -> str:
         return f"/v1/namespaces/{_seg(ns)}/profiles/{_seg(name)}"
 
     def health(self) -> Call[bool]:
-        """True when the node answers ``/healthz``."""
         return Call("GET", "/healthz", lambda d: d.get("status") == "ok")
 
     def create_namespace(self, name: str) -> Call[bool]:
-        """Create a namespace (root token); False if it existed."""
         return Call("POST", "/v1/namespaces", lambda d: d["created"], json={"name": name})
 
     def list_namespaces(self) -> Call[list[str]]:
         return Call("GET", "/v1/namespaces", lambda d: d["namespaces"])
 
     def create_profile(self, ns: str, name: str) -> Call[bool]:
-        """Provision a profile; False if it existed."""
         return Call(
             "POST", f"/v1/namespaces/{_seg(ns)}/profiles", lambda d: d["created"], {"name": name}
         )
 
-    def list_profiles(self, ns: str) -> Call[list[str]]:
-        return Call("GET", f"/v1/namespaces/{_seg(ns)}/profiles", lambda d: d["profiles"])
+    def list_profiles(
+        self, ns: str, *, limit: int = 1000, cursor: str | None = None
+    ) -> Call[ProfilePage]:
+        return Call(
+            "GET",
+            f"/v1/namespaces/{_seg(ns)}/profiles",
+            ProfilePage.from_dict,
+            params={"limit": limit, "cursor": cursor},
+        )
 
     def delete_profile(self, ns: str, name: str) -> Call[None]:
-        """Delete a profile and all its branches."""
         return Call("DELETE", self._p(ns, name), nothing)
 
     def mint_token(
@@ -241,22 +185,15 @@ class NodeCalls:
         scopes: Sequence[str] | None = None,
         ttl_s: int | None = None,
     ) -> Call[MintedToken]:
-        """Mint a namespace token (root; no ``profile``) or a profile token."""
         body = _body(
             profile=profile,
             branch=branch,
             scopes=list(scopes) if scopes is not None else None,
             ttl_s=ttl_s,
         )
-        return Call(
-            "POST",
-            f"/v1/namespaces/{_seg(ns)}/tokens",
-            lambda d: MintedToken(d["token"], epoch(d["expires_at"])),
-            json=body,
-        )
+        return Call("POST", f"/v1/namespaces/{_seg(ns)}/tokens", MintedToken.from_dict, json=body)
 
     def revoke_tokens(self, ns: str, name: str) -> Call[int]:
-        """Revoke every profile token of a profile; returns the new token epoch."""
         return Call("POST", self._p(ns, name) + "/revoke-tokens", lambda d: d["epoch"])
 
     def create_checkpoint(
@@ -265,7 +202,7 @@ class NodeCalls:
         return Call(
             "POST",
             self._p(ns, name) + "/checkpoints",
-            lambda d: record(Checkpoint, d),
+            Checkpoint.from_dict,
             json={"name": checkpoint},
             params={"branch": branch},
         )
@@ -274,7 +211,7 @@ class NodeCalls:
         return Call(
             "GET",
             self._p(ns, name) + "/checkpoints",
-            lambda d: [record(Checkpoint, c) for c in d["checkpoints"]],
+            lambda d: [Checkpoint.from_dict(c) for c in d["checkpoints"]],
             params={"branch": branch},
         )
 
@@ -297,11 +234,10 @@ class NodeCalls:
         checkpoint: str | None = None,
         txid: int | None = None,
     ) -> Call[RewindResult]:
-        """Atomically return a branch to a checkpoint or a txid."""
         return Call(
             "POST",
             self._p(ns, name) + "/rewind",
-            lambda d: record(RewindResult, d),
+            RewindResult.from_dict,
             json=_body(checkpoint=checkpoint, txid=txid),
             params={"branch": branch},
         )
@@ -320,7 +256,7 @@ class NodeCalls:
         return Call(
             "POST",
             self._p(ns, name) + "/branches",
-            lambda d: record(Branch, d),
+            Branch.from_dict,
             json=_body(
                 name=branch, from_checkpoint=from_checkpoint, from_txid=from_txid, ttl_s=ttl_s
             ),
@@ -331,7 +267,7 @@ class NodeCalls:
         return Call(
             "GET",
             self._p(ns, name) + "/branches",
-            lambda d: [record(Branch, b) for b in d["branches"]],
+            lambda d: [Branch.from_dict(b) for b in d["branches"]],
         )
 
     def delete_branch(self, ns: str, name: str, branch: str) -> Call[None]:
@@ -339,8 +275,8 @@ class NodeCalls:
 
 
 class ProfileCalls:
-    """Calls on one profile-branch. Names, arguments and results mirror the in-process
-    profile handle (``engine.profile(ns, name)``)."""
+    """Calls on one profile-branch (:class:`~memoturn.core.api.ProfileAPI`): the same
+    names, arguments and results as the in-process handle."""
 
     def __init__(
         self,
@@ -370,11 +306,8 @@ class ProfileCalls:
 
     def _noting_txid(self, parse: Callable[[Any], T]) -> Callable[[Any], T]:
         def parse_and_note(data: Any) -> T:
-            txids = [data.get("txid")] if isinstance(data, Mapping) else []
-            if isinstance(data, Mapping) and isinstance(data.get("results"), list):
-                txids += [r.get("txid") for r in data["results"] if isinstance(r, Mapping)]
-            seen = max((t for t in txids if isinstance(t, int)), default=None)
-            if seen is not None and (self.min_txid is None or seen > self.min_txid):
+            seen = data.get("txid") if isinstance(data, Mapping) else None
+            if isinstance(seen, int) and (self.min_txid is None or seen > self.min_txid):
                 self.min_txid = seen
             return parse(data)
 
@@ -382,24 +315,35 @@ class ProfileCalls:
 
     # memories
 
-    def ingest(self, type: str, content: str, **fields: Any) -> Call[IngestResult]:
-        """Store one memory (``topic``, ``session_id``, ``source``, ``ttl_s``, ``metadata``,
-        ``idempotency_key``)."""
-        return self._write(
-            "POST", "/memories", ingest_result, {"type": type, "content": content, **fields}
-        )
+    def ingest(
+        self,
+        type: str,
+        content: str,
+        *,
+        topic: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        ttl_s: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        turn_ids: list[int] | None = None,
+    ) -> Call[IngestResult]:
+        body = {"type": type, "content": content} | _body(
+            topic=topic, session_id=session_id, source=source, ttl_s=ttl_s, metadata=metadata,
+            idempotency_key=idempotency_key, turn_ids=turn_ids,
+        )  # fmt: skip
+        return self._write("POST", "/memories", IngestResult.from_dict, body)
 
-    def ingest_many(self, items: Sequence[Mapping[str, Any]]) -> Call[list[IngestResult]]:
-        """Ingest a batch in one transaction; one bad item rejects all."""
-        return self._write(
-            "POST",
-            "/memories/batch",
-            lambda d: [ingest_result(r) for r in d["results"]],
-            {"items": [dict(i) for i in items]},
-        )
+    def ingest_many(
+        self, items: Sequence[Mapping[str, Any]], *, defer_embedding: bool = False
+    ) -> Call[IngestBatchResult]:
+        body: dict[str, Any] = {"items": [dict(i) for i in items]}
+        if defer_embedding:
+            body["defer_embedding"] = True
+        return self._write("POST", "/memories/batch", IngestBatchResult.from_dict, body)
 
-    def get_memory(self, memory_id: str) -> Call[Memory]:
-        return self._read("GET", f"/memories/{_seg(memory_id)}", memory)
+    def get_memory(self, memory_id: str) -> Call[MemoryResult]:
+        return self._read("GET", f"/memories/{_seg(memory_id)}", MemoryResult.from_dict)
 
     def list_memories(
         self,
@@ -410,32 +354,57 @@ class ProfileCalls:
         source: str | None = None,
         include_history: bool = False,
         limit: int = 100,
-        after: str | None = None,
-    ) -> Call[list[Memory]]:
+        cursor: str | None = None,
+    ) -> Call[MemoryPage]:
         return self._read(
             "GET",
             "/memories",
-            memories("memories"),
+            MemoryPage.from_dict,
             type=type,
             topic=topic,
             session_id=session_id,
             source=source,
             include_history=str(include_history).lower(),
             limit=limit,
-            after=after,
+            cursor=cursor,
         )
 
-    def topic_history(self, topic: str) -> Call[list[Memory]]:
-        """Every version of a topic, oldest first."""
-        return self._read("GET", f"/topics/{_seg(topic)}/history", memories("versions"))
+    def topic_history(self, topic: str) -> Call[TopicHistory]:
+        return self._read("GET", f"/topics/{_seg(topic)}/history", TopicHistory.from_dict)
 
     def forget(self, memory_id: str, reason: str | None = None) -> Call[Written]:
-        return self._write("DELETE", f"/memories/{_seg(memory_id)}", written, reason=reason)
+        return self._write(
+            "DELETE", f"/memories/{_seg(memory_id)}", Written.from_dict, reason=reason
+        )
 
-    def recall(self, query: str, **options: Any) -> Call[RecallResult]:
-        """Hybrid recall (``k``, ``types``, ``topic``, ``session_id``, ``source``,
-        ``scopes``, ``include_history``, ``as_of``, ``metadata``, ``mode`` ...)."""
-        return self._read("POST", "/recall", recall_result, {"query": query, **options})
+    def recall(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        types: list[str] | None = None,
+        topic: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+        scopes: list[str] | None = None,
+        include_history: bool = False,
+        as_of: float | str | None = None,
+        created_after: float | str | None = None,
+        created_before: float | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        recency_half_life_s: float | None = None,
+        recency_weight: float | None = None,
+        mode: str | None = None,
+        min_score: float | None = None,
+    ) -> Call[RecallResult]:
+        body = {"query": query, "k": k} | _body(
+            types=types, topic=topic, session_id=session_id, source=source, scopes=scopes,
+            include_history=include_history or None, as_of=as_of, created_after=created_after,
+            created_before=created_before, metadata=metadata,
+            recency_half_life_s=recency_half_life_s, recency_weight=recency_weight, mode=mode,
+            min_score=min_score,
+        )  # fmt: skip
+        return self._read("POST", "/recall", RecallResult.from_dict, body)
 
     # sessions
 
@@ -445,12 +414,15 @@ class ProfileCalls:
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> Call[tuple[Session, int]]:
+    ) -> Call[SessionResult]:
         body = _body(session_id=session_id, task_ttl_s=task_ttl_s, metadata=metadata)
-        return self._write("POST", "/sessions", with_txid(Session, "session"), body)
+        return self._write("POST", "/sessions", SessionResult.from_dict, body)
 
-    def get_session(self, session_id: str) -> Call[Session]:
-        return self._read("GET", f"/sessions/{_seg(session_id)}", lambda d: record(Session, d))
+    def get_session(self, session_id: str) -> Call[SessionResult]:
+        return self._read("GET", f"/sessions/{_seg(session_id)}", SessionResult.from_dict)
+
+    def list_sessions(self, *, limit: int = 100, cursor: str | None = None) -> Call[SessionPage]:
+        return self._read("GET", "/sessions", SessionPage.from_dict, limit=limit, cursor=cursor)
 
     def append_turn(
         self,
@@ -460,72 +432,89 @@ class ProfileCalls:
         *,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> Call[tuple[Turn, int]]:
-        body = _body(role=role, content=content, name=name, metadata=metadata)
+    ) -> Call[TurnResult]:
+        body = {"role": role, "content": content} | _body(name=name, metadata=metadata)
         return self._write(
-            "POST", f"/sessions/{_seg(session_id)}/turns", with_txid(Turn, "turn"), body
+            "POST", f"/sessions/{_seg(session_id)}/turns", TurnResult.from_dict, body
         )
 
-    def read_turns(self, session_id: str, *, after: int = 0, limit: int = 1000) -> Call[list[Turn]]:
+    def append_turns(self, session_id: str, turns: list[dict[str, Any]]) -> Call[TurnsResult]:
+        return self._write(
+            "POST",
+            f"/sessions/{_seg(session_id)}/turns/batch",
+            TurnsResult.from_dict,
+            {"turns": [_body(**t) for t in turns]},
+        )
+
+    def read_turns(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        cursor: str | None = None,
+    ) -> Call[TurnPage]:
         return self._read(
             "GET",
             f"/sessions/{_seg(session_id)}/turns",
-            lambda d: [record(Turn, t) for t in d["turns"]],
-            after=after,
+            TurnPage.from_dict,
+            after=after or None,
             limit=limit,
+            cursor=cursor,
         )
 
-    def end_session(self, session_id: str) -> Call[Written]:
-        """End a session; ``count`` is the number of task memories deleted."""
-        return self._write(
-            "POST",
-            f"/sessions/{_seg(session_id)}/end",
-            lambda d: Written(d["txid"], d["deleted_tasks"]),
-        )
+    def end_session(self, session_id: str) -> Call[SessionEnded]:
+        return self._write("POST", f"/sessions/{_seg(session_id)}/end", SessionEnded.from_dict)
 
     # KV
 
     def kv_set(
         self, space: str, key: str, value: Any, *, ttl_s: int | None = None
-    ) -> Call[tuple[KVItem, int]]:
+    ) -> Call[KVResult]:
         return self._write(
             "PUT",
             f"/kv/{_seg(space)}/{_seg(key)}",
-            with_txid(KVItem),
+            KVResult.from_dict,
             _body(ttl_s=ttl_s) | {"value": value},
         )
 
-    def kv_get(self, space: str, key: str) -> Call[KVItem]:
-        return self._read("GET", f"/kv/{_seg(space)}/{_seg(key)}", lambda d: record(KVItem, d))
+    def kv_get(self, space: str, key: str) -> Call[KVResult]:
+        return self._read("GET", f"/kv/{_seg(space)}/{_seg(key)}", KVResult.from_dict)
 
     def kv_delete(self, space: str, key: str) -> Call[Written]:
-        return self._write("DELETE", f"/kv/{_seg(space)}/{_seg(key)}", written)
+        return self._write("DELETE", f"/kv/{_seg(space)}/{_seg(key)}", Written.from_dict)
 
     def kv_list(
-        self, space: str, *, prefix: str = "", limit: int = 1000, after: str | None = None
-    ) -> Call[list[KVItem]]:
+        self, space: str, *, prefix: str = "", limit: int = 1000, cursor: str | None = None
+    ) -> Call[KVPage]:
         return self._read(
             "GET",
             f"/kv/{_seg(space)}",
-            lambda d: [record(KVItem, i) for i in d["items"]],
-            prefix=prefix,
+            KVPage.from_dict,
+            prefix=prefix or None,
             limit=limit,
-            after=after,
+            cursor=cursor,
         )
+
+    def kv_spaces(self, *, limit: int = 100, cursor: str | None = None) -> Call[KVSpacePage]:
+        return self._read("GET", "/kv", KVSpacePage.from_dict, limit=limit, cursor=cursor)
 
     # documents
 
     def add_document(
         self, content: str, *, title: str | None = None, metadata: dict[str, Any] | None = None
-    ) -> Call[tuple[Document, int]]:
-        body = _body(content=content, title=title, metadata=metadata)
-        return self._write("POST", "/documents", with_txid(Document, "document"), body)
+    ) -> Call[DocumentResult]:
+        body = {"content": content} | _body(title=title, metadata=metadata)
+        return self._write("POST", "/documents", DocumentResult.from_dict, body)
 
-    def get_document(self, document_id: str) -> Call[Document]:
-        return self._read("GET", f"/documents/{_seg(document_id)}", lambda d: record(Document, d))
+    def get_document(self, document_id: str) -> Call[DocumentResult]:
+        return self._read("GET", f"/documents/{_seg(document_id)}", DocumentResult.from_dict)
+
+    def list_documents(self, *, limit: int = 100, cursor: str | None = None) -> Call[DocumentPage]:
+        return self._read("GET", "/documents", DocumentPage.from_dict, limit=limit, cursor=cursor)
 
     def delete_document(self, document_id: str) -> Call[Written]:
-        return self._write("DELETE", f"/documents/{_seg(document_id)}", written)
+        return self._write("DELETE", f"/documents/{_seg(document_id)}", Written.from_dict)
 
     # vectors
 
@@ -537,11 +526,15 @@ class ProfileCalls:
         *,
         metadata: dict[str, Any] | None = None,
     ) -> Call[Written]:
-        body = _body(vector=[float(x) for x in vector], metadata=metadata)
-        return self._write("PUT", f"/vectors/{_seg(collection)}/{_seg(vector_id)}", written, body)
+        body = {"vector": list(vector)} | _body(metadata=metadata)
+        return self._write(
+            "PUT", f"/vectors/{_seg(collection)}/{_seg(vector_id)}", Written.from_dict, body
+        )
 
     def vector_delete(self, collection: str, vector_id: str) -> Call[Written]:
-        return self._write("DELETE", f"/vectors/{_seg(collection)}/{_seg(vector_id)}", written)
+        return self._write(
+            "DELETE", f"/vectors/{_seg(collection)}/{_seg(vector_id)}", Written.from_dict
+        )
 
     def vector_query(
         self,
@@ -550,16 +543,13 @@ class ProfileCalls:
         *,
         k: int = 10,
         metadata: dict[str, Any] | None = None,
-    ) -> Call[list[VectorHit]]:
-        body = _body(vector=[float(x) for x in vector], k=k, metadata=metadata)
+    ) -> Call[VectorQueryResult]:
+        body = {"vector": list(vector), "k": k} | _body(metadata=metadata)
         return self._read(
-            "POST",
-            f"/vectors/{_seg(collection)}/query",
-            lambda d: [record(VectorHit, h) for h in d["results"]],
-            body,
+            "POST", f"/vectors/{_seg(collection)}/query", VectorQueryResult.from_dict, body
         )
 
-
-def operations(cls: type) -> list[str]:
-    """The public call builders of a calls class, in definition order."""
-    return [n for n, v in vars(cls).items() if not n.startswith("_") and callable(v)]
+    def list_collections(
+        self, *, limit: int = 100, cursor: str | None = None
+    ) -> Call[CollectionPage]:
+        return self._read("GET", "/vectors", CollectionPage.from_dict, limit=limit, cursor=cursor)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from typing import Any
+import functools
+import types
+import typing
+from typing import Any, Self
 
 
 class MemoryType(enum.StrEnum):
@@ -32,13 +35,62 @@ def iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-_TIME_FIELDS = frozenset(
+def epoch(value: str | float | None) -> float | None:
+    """An ISO-8601 time from the wire (or epoch seconds) as epoch seconds."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+TIME_FIELDS = frozenset(
     {"created_at", "valid_from", "valid_to", "expires_at", "ended_at", "updated_at"}
 )
+_TIME_FIELDS = TIME_FIELDS
+
+
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """The resolved type of each field of a record class."""
+    return typing.get_type_hints(cls)
+
+
+def records_in(tp: Any) -> list[type[Record]]:
+    """The record classes a field type names (``Memory``, ``list[Memory]``, a union)."""
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return [tp]
+    return [r for arg in typing.get_args(tp) for r in records_in(arg)]
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return [_decode(item, v) for v in value]
+    if origin in (typing.Union, types.UnionType):
+        found = records_in(tp)
+        return found[0].from_dict(value) if len(found) == 1 else value
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return tp.from_dict(value)
+    return value
 
 
 class Record:
-    """Mixin: ``to_dict`` renders the dataclass for JSON, times as ISO strings."""
+    """Mixin: ``to_dict`` renders the dataclass for JSON, times as ISO strings, and
+    ``from_dict`` reads that form back (the SDK's parser; unknown keys are ignored)."""
+
+    @classmethod
+    def from_dict(cls, data: typing.Mapping[str, Any]) -> Self:
+        hints = field_types(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                value = data[f.name]
+                values[f.name] = (
+                    epoch(value) if f.name in TIME_FIELDS else _decode(hints[f.name], value)
+                )
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -149,8 +201,23 @@ class Why(Record):
 class RecallHit(Record):
     scope: str
     memory: Memory | Turn | DocumentChunk
+    """What matched: a memory, a transcript turn or a document chunk, as ``scope`` says."""
     score: float
     why: Why
+
+    @classmethod
+    def from_dict(cls, data: typing.Mapping[str, Any]) -> Self:
+        item = {
+            Scope.MEMORIES: Memory,
+            Scope.TRANSCRIPT: Turn,
+            Scope.DOCUMENTS: DocumentChunk,
+        }[Scope(data["scope"])]
+        rest = {k: v for k, v in data.items() if k not in ("memory", "why")}
+        return cls(
+            **{f: rest[f] for f in ("scope", "score") if f in rest},
+            memory=item.from_dict(data["memory"]),
+            why=Why.from_dict(data["why"]),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -85,6 +85,7 @@ def create_app(
         description="Memory for AI agents. Every route under "
         "/v1/namespaces/{ns}/profiles/{profile} acts on exactly one profile.",
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(_known_query_parameters)],
     )
     app.state.node = Node(engine, tokens, metrics, max_body_bytes)
     # MCP over streamable HTTP; a route, not a mount (a mount would redirect /mcp to /mcp/).
@@ -127,6 +128,37 @@ def _node_routes(app: FastAPI) -> None:
     def metrics(request: Request) -> Response:
         """Prometheus metrics of this node."""
         return Response(node_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _known_query_parameters(request: Request) -> None:
+    """An unknown query parameter is a 400, like an unknown body field: ``?topics=x`` must
+    not quietly list everything."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    known = _query_names(route)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown query parameters: {', '.join(unknown)}",
+            hint="known here: " + (", ".join(sorted(known)) or "none"),
+        )
+
+
+def _query_names(route: Any) -> frozenset[str]:
+    names = _QUERY_NAMES.get(route)
+    if names is None:
+        found: set[str] = set()
+        stack = [route.dependant]
+        while stack:
+            dependant = stack.pop()
+            found.update(p.alias for p in dependant.query_params)
+            stack.extend(dependant.dependencies)
+        names = _QUERY_NAMES[route] = frozenset(found)
+    return names
+
+
+_QUERY_NAMES: dict[Any, frozenset[str]] = {}
 
 
 # -- errors ---------------------------------------------------------------------------------

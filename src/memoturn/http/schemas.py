@@ -1,5 +1,7 @@
 """Request and response bodies of the REST API (pydantic, so /openapi.json is the code).
 
+Answers are the engine's own records (:mod:`memoturn.core.model`) as ``to_dict`` renders
+them; their schemas are derived from those records by :func:`wire`, never restated.
 Requests forbid unknown fields. Field rules that the engine owns (text sizes, name syntax)
 are checked by the engine, which answers 400/413 naming the field; the bounds stated here
 are the ones a client can see in the schema.
@@ -7,12 +9,52 @@ are the ones a client can see in the schema.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import types
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from memoturn.core import limits
-from memoturn.core.model import MemoryType, Scope
+from memoturn.core import limits, model
+from memoturn.core.errors import ERROR_KINDS
+from memoturn.core.model import TIME_FIELDS, MemoryType, Record, Scope, field_types
+
+
+@functools.cache
+def wire(cls: type[Record]) -> type[BaseModel]:
+    """The JSON schema of a record as ``to_dict`` renders it: the same fields, times as
+    ISO-8601 strings, nested records by their own schemas."""
+    fields: dict[str, Any] = {}
+    hints = field_types(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        tp = hints[f.name]
+        if f.name in TIME_FIELDS:
+            tp = str | None if type(None) in typing.get_args(tp) else str
+        else:
+            tp = _wire_type(tp)
+        if f.default is not dataclasses.MISSING:
+            fields[f.name] = (tp, f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (tp, Field(default_factory=f.default_factory))
+        else:
+            fields[f.name] = (tp, ...)
+    return create_model(cls.__name__, __doc__=cls.__doc__, **fields)
+
+
+def _wire_type(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return list[_wire_type(item)]  # type: ignore[misc]
+    if origin in (typing.Union, types.UnionType):
+        args = tuple(_wire_type(a) for a in typing.get_args(tp))
+        return typing.Union[args]  # noqa: UP007 (built from a tuple)
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return wire(tp)
+    return tp
+
 
 TTL = Field(default=None, ge=limits.MIN_TTL_S, le=limits.MAX_TTL_S, description="seconds")
 Metadata = dict[str, Any]
@@ -28,10 +70,7 @@ class Request(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="one of: " + ", ".join(sorted({
-        "invalid", "unauthorized", "forbidden", "not_found", "conflict", "too_large",
-        "rate_limited", "unavailable", "txid_timeout", "internal",
-    })))  # fmt: skip
+    code: str = Field(description="one of: " + ", ".join(sorted(ERROR_KINDS)))
     message: str
     hint: str
 
@@ -52,6 +91,9 @@ class NamespaceOut(BaseModel):
     created: bool
 
 
+ProfileList = wire(model.ProfilePage)
+
+
 class NamespaceList(BaseModel):
     namespaces: list[str]
 
@@ -60,10 +102,6 @@ class ProfileOut(BaseModel):
     namespace: str
     name: str
     created: bool
-
-
-class ProfileList(BaseModel):
-    profiles: list[str]
 
 
 class Deleted(BaseModel):
@@ -79,35 +117,11 @@ class TokenIn(Request):
     ttl_s: int | None = TTL
 
 
-class TokenOut(BaseModel):
-    token: str
-    expires_at: str | None
-
-
 class RevokedOut(BaseModel):
     epoch: int = Field(description="tokens minted before this epoch are revoked")
 
 
 # -- memories -------------------------------------------------------------------------------
-
-
-class MemoryOut(BaseModel):
-    id: str
-    type: str
-    content: str
-    topic: str | None
-    session_id: str | None
-    source: str | None
-    metadata: Metadata
-    created_at: str
-    valid_from: str
-    valid_to: str | None
-    superseded_by: str | None
-    expires_at: str | None
-    forgotten_reason: str | None
-    content_hash: str
-    turn_ids: list[int]
-    txid: int = Field(description="the transaction that created this memory")
 
 
 class MemoryIn(Request):
@@ -119,37 +133,16 @@ class MemoryIn(Request):
     ttl_s: int | None = TTL
     metadata: Metadata | None = None
     idempotency_key: str | None = None
-
-
-class IngestOut(BaseModel):
-    memory: MemoryOut
-    txid: int
-    duplicate: bool
-    superseded: list[str]
+    turn_ids: list[int] | None = Field(
+        None, description="the transcript turns this memory was derived from (provenance)"
+    )
 
 
 class BatchIn(Request):
     items: list[MemoryIn] = Field(min_length=1, max_length=limits.MAX_BATCH)
-
-
-class BatchOut(BaseModel):
-    results: list[IngestOut]
-    txid: int
-
-
-class MemoryList(BaseModel):
-    memories: list[MemoryOut]
-    txid: int
-
-
-class WrittenOut(BaseModel):
-    txid: int
-    count: int = Field(description="items changed (0: nothing to do)")
-
-
-class TopicHistory(BaseModel):
-    versions: list[MemoryOut]
-    txid: int
+    defer_embedding: bool = Field(
+        False, description="acknowledge before embedding (bulk imports); embedded soon after"
+    )
 
 
 # -- recall ---------------------------------------------------------------------------------
@@ -173,47 +166,9 @@ class RecallIn(Request):
     recency_half_life_s: float | None = Field(None, gt=0)
     recency_weight: float = Field(0.3, ge=0, le=1)
     mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
-
-
-class TurnOut(BaseModel):
-    session_id: str
-    turn: int
-    role: str
-    name: str | None
-    content: str
-    metadata: Metadata
-    created_at: str
-
-
-class ChunkOut(BaseModel):
-    document_id: str
-    chunk: int
-    title: str | None
-    content: str
-    metadata: Metadata
-    created_at: str
-
-
-class WhyOut(BaseModel):
-    bm25_rank: int | None
-    vector_rank: int | None
-    similarity: float | None
-    bm25: float | None
-    recency: float | None
-
-
-class RecallHitOut(BaseModel):
-    scope: Scope
-    memory: MemoryOut | TurnOut | ChunkOut = Field(
-        description="a memory, a transcript turn or a document chunk, by scope"
+    min_score: float | None = Field(
+        None, ge=0, le=1, description="drop hits whose calibrated relevance is below this"
     )
-    score: float
-    why: WhyOut
-
-
-class RecallOut(BaseModel):
-    results: list[RecallHitOut]
-    txid: int
 
 
 # -- sessions -------------------------------------------------------------------------------
@@ -225,19 +180,6 @@ class SessionIn(Request):
     metadata: Metadata | None = None
 
 
-class SessionOut(BaseModel):
-    id: str
-    created_at: str
-    ended_at: str | None
-    task_ttl_s: int
-    metadata: Metadata
-
-
-class SessionWritten(BaseModel):
-    session: SessionOut
-    txid: int
-
-
 class TurnIn(Request):
     role: Literal["user", "assistant", "system", "tool"]
     content: str
@@ -245,19 +187,8 @@ class TurnIn(Request):
     metadata: Metadata | None = None
 
 
-class TurnWritten(BaseModel):
-    turn: TurnOut
-    txid: int
-
-
-class TurnList(BaseModel):
-    turns: list[TurnOut]
-    txid: int
-
-
-class SessionEnded(BaseModel):
-    deleted_tasks: int
-    txid: int
+class TurnsIn(Request):
+    turns: list[TurnIn] = Field(min_length=1, max_length=limits.MAX_BATCH)
 
 
 # -- KV -------------------------------------------------------------------------------------
@@ -268,22 +199,6 @@ class KVIn(Request):
     ttl_s: int | None = TTL
 
 
-class KVOut(BaseModel):
-    key: str
-    value: Any
-    expires_at: str | None
-    updated_at: str
-
-
-class KVWritten(KVOut):
-    txid: int
-
-
-class KVList(BaseModel):
-    items: list[KVOut]
-    txid: int
-
-
 # -- documents ------------------------------------------------------------------------------
 
 
@@ -291,20 +206,6 @@ class DocumentIn(Request):
     content: str
     title: str | None = None
     metadata: Metadata | None = None
-
-
-class DocumentOut(BaseModel):
-    id: str
-    title: str | None
-    content: str
-    metadata: Metadata
-    created_at: str
-    chunks: int
-
-
-class DocumentWritten(BaseModel):
-    document: DocumentOut
-    txid: int
 
 
 # -- vectors --------------------------------------------------------------------------------
@@ -321,40 +222,16 @@ class VectorQueryIn(Request):
     metadata: Metadata | None = Field(None, description="keep vectors whose metadata matches")
 
 
-class VectorHitOut(BaseModel):
-    id: str
-    score: float
-    metadata: Metadata
-
-
-class VectorQueryOut(BaseModel):
-    results: list[VectorHitOut]
-    txid: int
-
-
 # -- checkpoints, rewind, branches ------------------------------------------------------------
 
 
-class CheckpointOut(BaseModel):
-    name: str
-    branch: str
-    txid: int = Field(description="the pinned txid")
-    created_at: str
-    automatic: bool
-
-
 class CheckpointList(BaseModel):
-    checkpoints: list[CheckpointOut]
+    checkpoints: list[wire(model.Checkpoint)]  # type: ignore[valid-type]
 
 
 class RewindIn(Request):
     checkpoint: str | None = Field(None, description="give exactly one of checkpoint, txid")
     txid: int | None = Field(None, ge=0)
-
-
-class RewindOut(BaseModel):
-    txid: int
-    undo_checkpoint: str
 
 
 class BranchIn(Request):
@@ -364,17 +241,8 @@ class BranchIn(Request):
     ttl_s: int | None = TTL
 
 
-class BranchOut(BaseModel):
-    name: str
-    parent: str | None
-    parent_txid: int | None
-    created_at: str
-    expires_at: str | None
-    txid: int = Field(description="the branch's head txid")
-
-
 class BranchList(BaseModel):
-    branches: list[BranchOut]
+    branches: list[wire(model.Branch)]  # type: ignore[valid-type]
 
 
 # -- node -----------------------------------------------------------------------------------

@@ -13,15 +13,18 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 from memoturn.client import Client
+from memoturn.core.api import NodeAPI, ProfileAPI
 from memoturn.core.errors import InvalidInput
 from memoturn.core.limits import FORWARD_TIMEOUT_S
 from memoturn.engine import Engine
 from memoturn.engine.tokens import NAMESPACE, PROFILE, ROOT, SCOPES, Grant, TokenAuthority
 from memoturn.mcp.tools import Target
 from memoturn.storage.lease import HeldElsewhere
+
+R = TypeVar("R")
 
 
 class EngineBackend:
@@ -51,45 +54,24 @@ class EngineBackend:
             self._credentials(), target.namespace, target.profile, branch=branch, scope=scope
         )
 
-    def profile(self, target: Target, scope: str) -> Any:
+    def profile(self, target: Target, scope: str, run: Callable[[ProfileAPI], R]) -> R:
         self._authorise(target, scope, target.branch)
         handle = self._engine.profile(target.namespace, target.profile, target.branch)
-        if self._forward_token is None:
-            return handle
-        return _ForwardingHandle(handle, target, self._forward_token)
+        try:
+            return run(handle)
+        except HeldElsewhere as e:
+            # Refused before anything changed (the lease is checked before a write starts);
+            # a tool call is one operation, so it is made once more, on the writer.
+            if self._forward_token is None or not e.writer:
+                raise
+            with Client(e.writer, self._forward_token, timeout=FORWARD_TIMEOUT_S) as client:
+                return run(client.profile(target.namespace, target.profile, target.branch))
 
-    def history(self, target: Target, scope: str, *, spans_branches: bool) -> Any:
+    def history(
+        self, target: Target, scope: str, run: Callable[[NodeAPI], R], *, spans_branches: bool
+    ) -> R:
         self._authorise(target, scope, None if spans_branches else target.branch)
-        return self._engine
-
-
-class _ForwardingHandle:
-    """An engine profile handle whose calls, when another node holds the branch's writer
-    lease (:class:`HeldElsewhere` naming its address), are made on that node instead over
-    the SDK, whose profile handle has the same methods, arguments and results."""
-
-    def __init__(self, handle: Any, target: Target, token: str) -> None:
-        self._handle = handle
-        self._target = target
-        self._token = token
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._handle, name)
-        if not callable(method):
-            return method
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except HeldElsewhere as e:
-                if not e.writer:
-                    raise
-                t = self._target
-                with Client(e.writer, self._token, timeout=FORWARD_TIMEOUT_S) as client:
-                    remote = client.profile(t.namespace, t.profile, t.branch)
-                    return getattr(remote, name)(*args, **kwargs)
-
-        return call
+        return run(self._engine)
 
 
 class NodeBackend:
@@ -98,11 +80,13 @@ class NodeBackend:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def profile(self, target: Target, scope: str) -> Any:
-        return self._client.profile(target.namespace, target.profile, target.branch)
+    def profile(self, target: Target, scope: str, run: Callable[[ProfileAPI], R]) -> R:
+        return run(self._client.profile(target.namespace, target.profile, target.branch))
 
-    def history(self, target: Target, scope: str, *, spans_branches: bool) -> Any:
-        return self._client
+    def history(
+        self, target: Target, scope: str, run: Callable[[NodeAPI], R], *, spans_branches: bool
+    ) -> R:
+        return run(self._client)
 
 
 def unverified_claims(token: str) -> Grant:

@@ -23,7 +23,7 @@ from memoturn.engine import Engine
 from memoturn.engine.tokens import ROOT, TokenAuthority
 from memoturn.mcp.backends import EngineBackend, NodeBackend, unverified_claims
 from memoturn.mcp.server import Caller, serve_stdio
-from memoturn.mcp.tools import bind
+from memoturn.mcp.tools import allowed_tools, bind
 
 DESCRIPTION = """\
 Serve Memoturn's memory tools over MCP on stdin/stdout, for any MCP client (Claude Desktop,
@@ -78,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--namespace", metavar="NS", help="the namespace to act in")
     parser.add_argument("--profile", metavar="P", help="the one profile to act on")
     parser.add_argument(
+        "--tools",
+        metavar="LIST",
+        help="offer only these tools, comma-separated (e.g. memory_ingest,memory_recall): a "
+        "smaller tool list costs the model fewer tokens",
+    )
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="agent-sized answers: recall hits as {id, content, score}, no null fields",
+    )
+    parser.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
     )
     return parser
@@ -126,7 +137,10 @@ def _remote(args: argparse.Namespace) -> Iterator[Caller]:
                 "no token", hint="pass --token or set MEMOTURN_TOKEN (mint one with "
                 "`memoturn token mint NS --profile P`)",
             )  # fmt: skip
-        binding = bind(unverified_claims(client.token), args.namespace, args.profile)
+        binding = bind(
+            unverified_claims(client.token), args.namespace, args.profile,
+            tools=allowed_tools(args.tools), compact=args.compact,
+        )  # fmt: skip
         yield Caller(NodeBackend(client), binding)
 
 
@@ -169,7 +183,9 @@ def _in_process_caller(engine: Engine, data: Path, args: argparse.Namespace) -> 
         # A directory no node has served yet: whoever can read it holds everything in it.
         token = authority.mint_root()
     grant = authority.verify(token)
-    binding = bind(grant, args.namespace, args.profile)
+    binding = bind(
+        grant, args.namespace, args.profile, tools=allowed_tools(args.tools), compact=args.compact
+    )
     if grant.kind == ROOT and binding.profile is not None:
         engine.create_namespace(binding.namespace)
         engine.create_profile(binding.namespace, binding.profile)

@@ -5,7 +5,8 @@ Every HTTP request is authenticated on its own (``Authorization: Bearer TOKEN``,
 JWTs as the REST API) before the MCP SDK sees it, and its tool calls are authorised with that
 token's grant. The binding of a namespace or root token may be narrowed with the query
 string: ``/mcp?profile=alice`` (a namespace token) or ``/mcp?namespace=acme&profile=alice``
-(the root token).
+(the root token). ``?tools=memory_ingest,memory_recall`` offers only those tools and
+``?compact=true`` gives agent-sized answers, as ``memoturn mcp --tools/--compact`` do.
 
 The transport is stateless with JSON responses: no MCP session lives on the node, so any
 node of a deployment answers any request and nothing is kept between requests.
@@ -34,7 +35,7 @@ from memoturn.engine import Engine
 from memoturn.engine.tokens import Grant, TokenAuthority
 from memoturn.mcp.backends import EngineBackend
 from memoturn.mcp.server import Caller, build_server
-from memoturn.mcp.tools import bind
+from memoturn.mcp.tools import allowed_tools, bind
 
 CALLER = "memoturn.mcp.caller"
 """The ASGI scope key under which each request carries its :class:`Caller`."""
@@ -79,7 +80,13 @@ class McpHttpApp:
         token = _bearer(scope)
         grant: Grant = await anyio.to_thread.run_sync(self._authority.verify, token)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        binding = bind(grant, _name(query, "namespace"), _name(query, "profile"))
+        binding = bind(
+            grant,
+            _name(query, "namespace"),
+            _name(query, "profile"),
+            tools=allowed_tools(_single(query, "tools")),
+            compact=_flag(query, "compact"),
+        )
         backend = EngineBackend(self._engine, self._authority, lambda: grant, forward_token=token)
         return Caller(backend, binding)
 
@@ -131,13 +138,27 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-def _name(query: dict[str, list[str]], key: str) -> str | None:
+def _single(query: dict[str, list[str]], key: str) -> str | None:
     values = query.get(key)
     if not values:
         return None
     if len(values) > 1:
         raise InvalidInput(f"the query string names {key} more than once")
-    return check_name(values[0], key)
+    return values[0]
+
+
+def _name(query: dict[str, list[str]], key: str) -> str | None:
+    value = _single(query, key)
+    return None if value is None else check_name(value, key)
+
+
+def _flag(query: dict[str, list[str]], key: str) -> bool:
+    value = _single(query, key)
+    if value is None:
+        return False
+    if value not in ("true", "false", "1", "0"):
+        raise InvalidInput(f"{key} must be true or false, got {value!r}")
+    return value in ("true", "1")
 
 
 async def _send_error(send: Send, error: MemoturnError) -> None:

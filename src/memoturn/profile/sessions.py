@@ -86,9 +86,7 @@ class SessionOps:
             raise NotFound(f"no session {session_id!r} in this profile")
         return SessionResult(s, txid)
 
-    def list_sessions(
-        self: Profile, *, limit: int = 100, cursor: str | None = None
-    ) -> SessionPage:
+    def list_sessions(self: Profile, *, limit: int = 100, cursor: str | None = None) -> SessionPage:
         """Sessions in id order; ``cursor`` is the ``next_cursor`` of the previous page."""
         limit = validate.integer(limit, "limit", low=1, high=1000)
         after = validate.short(cursor, "cursor", max_chars=limits.MAX_SESSION_ID_CHARS) or ""

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
+from fastapi import APIRouter, Query, Request, Response
+
+from memoturn.core import model
 from memoturn.core.errors import InvalidInput
-from memoturn.core.model import iso
 from memoturn.engine.engine import MAIN
 from memoturn.http import schemas
 from memoturn.http.auth import BranchQuery, NamespaceAdmin, NsPath, ProfilePath, Root, node_of
+from memoturn.http.schemas import wire
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces, profiles, tokens"])
 P = "/{ns}/profiles/{profile}"
 
 
-@router.post("", response_model=schemas.NamespaceOut, status_code=201)
+@router.post(
+    "", response_model=schemas.NamespaceOut, status_code=201, operation_id="create_namespace"
+)
 def create_namespace(
     body: schemas.NameIn, request: Request, response: Response, caller: Root
 ) -> dict[str, object]:
@@ -24,13 +29,13 @@ def create_namespace(
     return {"name": body.name, "created": created}
 
 
-@router.get("", response_model=schemas.NamespaceList)
+@router.get("", response_model=schemas.NamespaceList, operation_id="list_namespaces")
 def list_namespaces(request: Request, caller: Root) -> dict[str, object]:
     """Every namespace (root token)."""
     return {"namespaces": node_of(request).engine.list_namespaces()}
 
 
-@router.post("/{ns}/tokens", response_model=schemas.TokenOut)
+@router.post("/{ns}/tokens", response_model=wire(model.MintedToken), operation_id="mint_token")
 def mint_token(
     ns: NsPath, body: schemas.TokenIn, request: Request, caller: NamespaceAdmin
 ) -> dict[str, object]:
@@ -44,10 +49,15 @@ def mint_token(
         scopes=list(body.scopes) if body.scopes is not None else None,
         ttl_s=body.ttl_s,
     )
-    return {"token": minted.token, "expires_at": iso(minted.expires_at)}
+    return minted.to_dict()
 
 
-@router.post("/{ns}/profiles", response_model=schemas.ProfileOut, status_code=201)
+@router.post(
+    "/{ns}/profiles",
+    response_model=schemas.ProfileOut,
+    status_code=201,
+    operation_id="create_profile",
+)
 def create_profile(
     ns: NsPath,
     body: schemas.NameIn,
@@ -62,13 +72,20 @@ def create_profile(
     return {"namespace": ns, "name": body.name, "created": created}
 
 
-@router.get("/{ns}/profiles", response_model=schemas.ProfileList)
-def list_profiles(ns: NsPath, request: Request, caller: NamespaceAdmin) -> dict[str, object]:
-    """The profiles of a namespace (namespace or root token)."""
-    return {"profiles": node_of(request).engine.list_profiles(ns)}
+@router.get("/{ns}/profiles", response_model=schemas.ProfileList, operation_id="list_profiles")
+def list_profiles(
+    ns: NsPath,
+    request: Request,
+    caller: NamespaceAdmin,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    cursor: Annotated[str | None, Query(description="the next_cursor of the previous page")] = None,
+) -> dict[str, object]:
+    """The profiles of a namespace in name order (namespace or root token); page on with
+    ``cursor``."""
+    return node_of(request).engine.list_profiles(ns, limit=limit, cursor=cursor).to_dict()
 
 
-@router.delete(P, response_model=schemas.Deleted)
+@router.delete(P, response_model=schemas.Deleted, operation_id="delete_profile")
 def delete_profile(
     ns: NsPath,
     profile: ProfilePath,
@@ -89,7 +106,7 @@ def delete_profile(
     return {"deleted": True}
 
 
-@router.post(P + "/revoke-tokens", response_model=schemas.RevokedOut)
+@router.post(P + "/revoke-tokens", response_model=schemas.RevokedOut, operation_id="revoke_tokens")
 def revoke_tokens(
     ns: NsPath,
     profile: ProfilePath,
@@ -102,4 +119,4 @@ def revoke_tokens(
     profile."""
     node = node_of(request)
     request.state.profile_id = f"{ns}--{profile}"
-    return {"epoch": node.engine.bump_token_epoch(ns, profile)}
+    return {"epoch": node.engine.revoke_tokens(ns, profile)}

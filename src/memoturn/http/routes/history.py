@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from memoturn.core import model
 from memoturn.core.errors import InvalidInput, Unavailable
 from memoturn.http import schemas
 from memoturn.http.auth import BranchReader, BranchWriter, Reader, Writer
+from memoturn.http.schemas import wire
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}", tags=["history"])
 
@@ -29,7 +31,12 @@ def _storage_engine() -> Iterator[None]:
         ) from None
 
 
-@router.post("/checkpoints", response_model=schemas.CheckpointOut, status_code=201)
+@router.post(
+    "/checkpoints",
+    response_model=wire(model.Checkpoint),
+    status_code=201,
+    operation_id="create_checkpoint",
+)
 def create_checkpoint(body: schemas.NameIn, target: Writer) -> dict[str, Any]:
     """Pin the branch's current txid under a name (metadata only, instant)."""
     with _storage_engine():
@@ -38,7 +45,7 @@ def create_checkpoint(body: schemas.NameIn, target: Writer) -> dict[str, Any]:
         ).to_dict()
 
 
-@router.get("/checkpoints", response_model=schemas.CheckpointList)
+@router.get("/checkpoints", response_model=schemas.CheckpointList, operation_id="list_checkpoints")
 def list_checkpoints(target: Reader) -> dict[str, Any]:
     """The branch's checkpoints, including the automatic ones rewind keeps."""
     with _storage_engine():
@@ -46,7 +53,9 @@ def list_checkpoints(target: Reader) -> dict[str, Any]:
     return {"checkpoints": [c.to_dict() for c in found]}
 
 
-@router.delete("/checkpoints/{name}", response_model=schemas.Deleted)
+@router.delete(
+    "/checkpoints/{name}", response_model=schemas.Deleted, operation_id="delete_checkpoint"
+)
 def delete_checkpoint(name: str, target: Writer) -> dict[str, Any]:
     """Remove a checkpoint (the history it pinned becomes collectable)."""
     with _storage_engine():
@@ -54,7 +63,7 @@ def delete_checkpoint(name: str, target: Writer) -> dict[str, Any]:
     return {"deleted": True}
 
 
-@router.post("/rewind", response_model=schemas.RewindOut)
+@router.post("/rewind", response_model=wire(model.RewindResult), operation_id="rewind")
 def rewind(body: schemas.RewindIn, target: Writer) -> dict[str, Any]:
     """Atomically return the branch to a checkpoint or a txid. The state just before is kept
     as ``undo_checkpoint``: rewinding to it undoes the rewind."""
@@ -70,7 +79,9 @@ def rewind(body: schemas.RewindIn, target: Writer) -> dict[str, Any]:
         ).to_dict()
 
 
-@router.post("/branches", response_model=schemas.BranchOut, status_code=201)
+@router.post(
+    "/branches", response_model=wire(model.Branch), status_code=201, operation_id="create_branch"
+)
 def create_branch(body: schemas.BranchIn, target: BranchWriter) -> dict[str, Any]:
     """Fork a branch from the head, a txid or a checkpoint of ``?branch=`` (default main).
     Metadata only; ``ttl_s`` makes it a burner branch that is removed when it expires."""
@@ -88,7 +99,7 @@ def create_branch(body: schemas.BranchIn, target: BranchWriter) -> dict[str, Any
         ).to_dict()
 
 
-@router.get("/branches", response_model=schemas.BranchList)
+@router.get("/branches", response_model=schemas.BranchList, operation_id="list_branches")
 def list_branches(target: BranchReader) -> dict[str, Any]:
     """Every branch of the profile (``?branch=`` is ignored)."""
     with _storage_engine():
@@ -96,7 +107,7 @@ def list_branches(target: BranchReader) -> dict[str, Any]:
     return {"branches": [b.to_dict() for b in found]}
 
 
-@router.delete("/branches/{name}", response_model=schemas.Deleted)
+@router.delete("/branches/{name}", response_model=schemas.Deleted, operation_id="delete_branch")
 def delete_branch(name: str, target: BranchWriter) -> dict[str, Any]:
     """Delete a branch (never ``main``; ``?branch=`` is ignored)."""
     with _storage_engine():

@@ -6,56 +6,103 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from memoturn.core import model
 from memoturn.http import schemas
 from memoturn.http.auth import MinTxid, Reader, Writer
-from memoturn.http.schemas import READ_RESPONSES
+from memoturn.http.schemas import READ_RESPONSES, wire
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}/sessions", tags=["sessions"])
 
+Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
 
-@router.post("", response_model=schemas.SessionWritten)
+
+@router.post("", response_model=wire(model.SessionResult), operation_id="open_session")
 def open_session(body: schemas.SessionIn, target: Writer) -> dict[str, Any]:
     """Open a session (a new id when none is given). Opening an open session again returns
     it; an ended one is 409. ``task_ttl_s`` is how long its task memories live (24 h)."""
-    session, txid = target.handle().open_session(
-        body.session_id, task_ttl_s=body.task_ttl_s, metadata=body.metadata
+    return (
+        target.handle()
+        .open_session(body.session_id, task_ttl_s=body.task_ttl_s, metadata=body.metadata)
+        .to_dict()
     )
-    return {"session": session.to_dict(), "txid": txid}
 
 
-@router.get("/{session_id}", response_model=schemas.SessionOut, responses=READ_RESPONSES)
+@router.get(
+    "",
+    response_model=wire(model.SessionPage),
+    responses=READ_RESPONSES,
+    operation_id="list_sessions",
+)
+def list_sessions(
+    target: Reader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+    min_txid: MinTxid = None,
+) -> dict[str, Any]:
+    """Sessions in id order; page on with ``cursor``."""
+    return target.handle(min_txid).list_sessions(limit=limit, cursor=cursor).to_dict()
+
+
+@router.get(
+    "/{session_id}",
+    response_model=wire(model.SessionResult),
+    responses=READ_RESPONSES,
+    operation_id="get_session",
+)
 def get_session(session_id: str, target: Reader, min_txid: MinTxid = None) -> dict[str, Any]:
     """A session's settings and whether it has ended."""
     return target.handle(min_txid).get_session(session_id).to_dict()
 
 
-@router.post("/{session_id}/turns", response_model=schemas.TurnWritten)
+@router.post(
+    "/{session_id}/turns", response_model=wire(model.TurnResult), operation_id="append_turn"
+)
 def append_turn(session_id: str, body: schemas.TurnIn, target: Writer) -> dict[str, Any]:
     """Append a verbatim turn (the session is opened with defaults if it does not exist)."""
-    turn, txid = target.handle().append_turn(
-        session_id, body.role, body.content, name=body.name, metadata=body.metadata
+    return (
+        target.handle()
+        .append_turn(session_id, body.role, body.content, name=body.name, metadata=body.metadata)
+        .to_dict()
     )
-    return {"turn": turn.to_dict(), "txid": txid}
 
 
-@router.get("/{session_id}/turns", response_model=schemas.TurnList, responses=READ_RESPONSES)
+@router.post(
+    "/{session_id}/turns/batch",
+    response_model=wire(model.TurnsResult),
+    operation_id="append_turns",
+)
+def append_turns(session_id: str, body: schemas.TurnsIn, target: Writer) -> dict[str, Any]:
+    """Append up to 1000 turns in one transaction, numbered in order."""
+    turns = [t.model_dump(mode="json", exclude_none=True) for t in body.turns]
+    return target.handle().append_turns(session_id, turns).to_dict()
+
+
+@router.get(
+    "/{session_id}/turns",
+    response_model=wire(model.TurnPage),
+    responses=READ_RESPONSES,
+    operation_id="read_turns",
+)
 def read_turns(
     session_id: str,
     target: Reader,
     after: Annotated[int, Query(ge=0, description="last turn number already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    cursor: Cursor = None,
     min_txid: MinTxid = None,
 ) -> dict[str, Any]:
     """The transcript in order."""
-    handle = target.handle(min_txid)
-    txid = handle.txid
-    turns = handle.read_turns(session_id, after=after, limit=limit)
-    return {"turns": [t.to_dict() for t in turns], "txid": txid}
+    return (
+        target.handle(min_txid)
+        .read_turns(session_id, after=after, limit=limit, cursor=cursor)
+        .to_dict()
+    )
 
 
-@router.post("/{session_id}/end", response_model=schemas.SessionEnded)
+@router.post(
+    "/{session_id}/end", response_model=wire(model.SessionEnded), operation_id="end_session"
+)
 def end_session(session_id: str, target: Writer) -> dict[str, Any]:
     """End a session: its task memories are deleted in the same transaction; the transcript
     stays. Ending an ended session changes nothing."""
-    written = target.handle().end_session(session_id)
-    return {"deleted_tasks": written.count, "txid": written.txid}
+    return target.handle().end_session(session_id).to_dict()

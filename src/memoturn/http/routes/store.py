@@ -6,77 +6,139 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from memoturn.core import model
 from memoturn.http import schemas
 from memoturn.http.auth import MinTxid, Reader, Writer
-from memoturn.http.schemas import READ_RESPONSES
+from memoturn.http.schemas import READ_RESPONSES, wire
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}")
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
 
 
 # -- KV -------------------------------------------------------------------------------------
 
 
-@router.put("/kv/{space}/{key:path}", response_model=schemas.KVWritten, tags=["kv"])
+@router.get(
+    "/kv",
+    response_model=wire(model.KVSpacePage),
+    responses=READ_RESPONSES,
+    tags=["kv"],
+    operation_id="kv_spaces",
+)
+def kv_spaces(
+    target: Reader, limit: Limit = 100, cursor: Cursor = None, min_txid: MinTxid = None
+) -> dict[str, Any]:
+    """The KV spaces holding live keys, in name order, with their key counts."""
+    return target.handle(min_txid).kv_spaces(limit=limit, cursor=cursor).to_dict()
+
+
+@router.put(
+    "/kv/{space}/{key:path}",
+    response_model=wire(model.KVResult),
+    tags=["kv"],
+    operation_id="kv_set",
+)
 def kv_set(space: str, key: str, body: schemas.KVIn, target: Writer) -> dict[str, Any]:
     """Set a key to any JSON value, optionally with a TTL (keys may contain '/')."""
-    item, txid = target.handle().kv_set(space, key, body.value, ttl_s=body.ttl_s)
-    return {**item.to_dict(), "txid": txid}
+    return target.handle().kv_set(space, key, body.value, ttl_s=body.ttl_s).to_dict()
 
 
 @router.get(
     "/kv/{space}/{key:path}",
-    response_model=schemas.KVOut,
+    response_model=wire(model.KVResult),
     responses=READ_RESPONSES,
     tags=["kv"],
+    operation_id="kv_get",
 )
 def kv_get(space: str, key: str, target: Reader, min_txid: MinTxid = None) -> dict[str, Any]:
     """A key's value; 404 once it has expired."""
     return target.handle(min_txid).kv_get(space, key).to_dict()
 
 
-@router.delete("/kv/{space}/{key:path}", response_model=schemas.WrittenOut, tags=["kv"])
+@router.delete(
+    "/kv/{space}/{key:path}",
+    response_model=wire(model.Written),
+    tags=["kv"],
+    operation_id="kv_delete",
+)
 def kv_delete(space: str, key: str, target: Writer) -> dict[str, Any]:
     """Delete a key (``count`` 0 if it did not exist)."""
     return target.handle().kv_delete(space, key).to_dict()
 
 
-@router.get("/kv/{space}", response_model=schemas.KVList, responses=READ_RESPONSES, tags=["kv"])
+@router.get(
+    "/kv/{space}",
+    response_model=wire(model.KVPage),
+    responses=READ_RESPONSES,
+    tags=["kv"],
+    operation_id="kv_list",
+)
 def kv_list(
     space: str,
     target: Reader,
     prefix: str = "",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    after: Annotated[str | None, Query(description="last key of the previous page")] = None,
+    cursor: Cursor = None,
     min_txid: MinTxid = None,
 ) -> dict[str, Any]:
-    """Live keys of a space in key order, optionally under a prefix."""
-    handle = target.handle(min_txid)
-    txid = handle.txid
-    items = handle.kv_list(space, prefix=prefix, limit=limit, after=after)
-    return {"items": [i.to_dict() for i in items], "txid": txid}
+    """Live keys of a space in key order, optionally under a prefix; page with ``cursor``."""
+    return (
+        target.handle(min_txid).kv_list(space, prefix=prefix, limit=limit, cursor=cursor).to_dict()
+    )
 
 
 # -- documents ------------------------------------------------------------------------------
 
 
-@router.post("/documents", response_model=schemas.DocumentWritten, tags=["documents"])
+@router.post(
+    "/documents",
+    response_model=wire(model.DocumentResult),
+    tags=["documents"],
+    operation_id="add_document",
+)
 def add_document(body: schemas.DocumentIn, target: Writer) -> dict[str, Any]:
     """Store a document; it is chunked and each chunk is recallable (scope ``documents``)."""
-    doc, txid = target.handle().add_document(body.content, title=body.title, metadata=body.metadata)
-    return {"document": doc.to_dict(), "txid": txid}
+    return (
+        target.handle()
+        .add_document(body.content, title=body.title, metadata=body.metadata)
+        .to_dict()
+    )
+
+
+@router.get(
+    "/documents",
+    response_model=wire(model.DocumentPage),
+    responses=READ_RESPONSES,
+    tags=["documents"],
+    operation_id="list_documents",
+)
+def list_documents(
+    target: Reader, limit: Limit = 100, cursor: Cursor = None, min_txid: MinTxid = None
+) -> dict[str, Any]:
+    """Documents oldest first, without their content (``bytes`` is its size)."""
+    return target.handle(min_txid).list_documents(limit=limit, cursor=cursor).to_dict()
 
 
 @router.get(
     "/documents/{document_id}",
-    response_model=schemas.DocumentOut,
+    response_model=wire(model.DocumentResult),
     responses=READ_RESPONSES,
     tags=["documents"],
+    operation_id="get_document",
 )
 def get_document(document_id: str, target: Reader, min_txid: MinTxid = None) -> dict[str, Any]:
+    """One document with its whole content."""
     return target.handle(min_txid).get_document(document_id).to_dict()
 
 
-@router.delete("/documents/{document_id}", response_model=schemas.WrittenOut, tags=["documents"])
+@router.delete(
+    "/documents/{document_id}",
+    response_model=wire(model.Written),
+    tags=["documents"],
+    operation_id="delete_document",
+)
 def delete_document(document_id: str, target: Writer) -> dict[str, Any]:
     """Delete a document and its chunks."""
     return target.handle().delete_document(document_id).to_dict()
@@ -85,8 +147,25 @@ def delete_document(document_id: str, target: Writer) -> dict[str, Any]:
 # -- vectors --------------------------------------------------------------------------------
 
 
+@router.get(
+    "/vectors",
+    response_model=wire(model.CollectionPage),
+    responses=READ_RESPONSES,
+    tags=["vectors"],
+    operation_id="list_collections",
+)
+def list_collections(
+    target: Reader, limit: Limit = 100, cursor: Cursor = None, min_txid: MinTxid = None
+) -> dict[str, Any]:
+    """Vector collections in name order, with their dimension and size."""
+    return target.handle(min_txid).list_collections(limit=limit, cursor=cursor).to_dict()
+
+
 @router.put(
-    "/vectors/{collection}/{vector_id}", response_model=schemas.WrittenOut, tags=["vectors"]
+    "/vectors/{collection}/{vector_id}",
+    response_model=wire(model.Written),
+    tags=["vectors"],
+    operation_id="vector_upsert",
 )
 def vector_upsert(
     collection: str, vector_id: str, body: schemas.VectorIn, target: Writer
@@ -100,23 +179,29 @@ def vector_upsert(
 
 
 @router.delete(
-    "/vectors/{collection}/{vector_id}", response_model=schemas.WrittenOut, tags=["vectors"]
+    "/vectors/{collection}/{vector_id}",
+    response_model=wire(model.Written),
+    tags=["vectors"],
+    operation_id="vector_delete",
 )
 def vector_delete(collection: str, vector_id: str, target: Writer) -> dict[str, Any]:
+    """Delete a vector."""
     return target.handle().vector_delete(collection, vector_id).to_dict()
 
 
 @router.post(
     "/vectors/{collection}/query",
-    response_model=schemas.VectorQueryOut,
+    response_model=wire(model.VectorQueryResult),
     responses=READ_RESPONSES,
     tags=["vectors"],
+    operation_id="vector_query",
 )
 def vector_query(
     collection: str, body: schemas.VectorQueryIn, target: Reader, min_txid: MinTxid = None
 ) -> dict[str, Any]:
     """The ``k`` nearest vectors by cosine similarity, optionally filtered by metadata."""
-    handle = target.handle(min_txid)
-    txid = handle.txid
-    hits = handle.vector_query(collection, body.vector, k=body.k, metadata=body.metadata)
-    return {"results": [h.to_dict() for h in hits], "txid": txid}
+    return (
+        target.handle(min_txid)
+        .vector_query(collection, body.vector, k=body.k, metadata=body.metadata)
+        .to_dict()
+    )

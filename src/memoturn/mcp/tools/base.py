@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
-from memoturn.core.errors import Forbidden, InvalidInput, NotFound
+from memoturn.core.api import NodeAPI, ProfileAPI
+from memoturn.core.errors import Forbidden, Internal, InvalidInput, NotFound
+from memoturn.core.model import Record
 from memoturn.engine.tokens import PROFILE, READ, SCOPES, WRITE, Grant
+
+R = TypeVar("R")
 
 MAIN = "main"
 
@@ -49,9 +53,20 @@ class Binding:
     profile: str | None = None
     branch: str | None = None
     scopes: frozenset[str] = frozenset(SCOPES)
+    tools: frozenset[str] | None = None
+    """The tools this session may see and call (``--tools``; ``None``: every tool)."""
+    compact: bool = False
+    """Agent-sized answers: recall hits as ``{id, content, score}``, no null fields."""
 
 
-def bind(claims: Grant, namespace: str | None = None, profile: str | None = None) -> Binding:
+def bind(
+    claims: Grant,
+    namespace: str | None = None,
+    profile: str | None = None,
+    *,
+    tools: frozenset[str] | None = None,
+    compact: bool = False,
+) -> Binding:
     """The binding of a session holding a token with ``claims``, optionally narrowed to a
     namespace and profile. A profile token binds to its own profile unless told otherwise
     (authorisation then refuses any other); a namespace token leaves the profile to each
@@ -66,7 +81,7 @@ def bind(claims: Grant, namespace: str | None = None, profile: str | None = None
             hint="name one: --namespace NS --profile P (on HTTP: ?namespace=NS&profile=P), "
             "or use a profile or namespace token",
         )
-    return Binding(namespace, profile, claims.branch, claims.scopes)
+    return Binding(namespace, profile, claims.branch, claims.scopes, tools, compact)
 
 
 # -- backends ---------------------------------------------------------------------------------
@@ -74,24 +89,29 @@ def bind(claims: Grant, namespace: str | None = None, profile: str | None = None
 
 class Backend(Protocol):
     """Where tool calls go. Each method authorises the call for ``scope`` (``read`` or
-    ``write``) on ``target`` and returns a handle with the operations of
-    :class:`memoturn.Engine`: in process the engine's own, remotely the SDK's."""
+    ``write``) on ``target`` and runs ``run`` on a handle with the operations of
+    :mod:`memoturn.core.api`: in process the engine's own, remotely the SDK's."""
 
-    def profile(self, target: Target, scope: str) -> Any:
-        """A handle on one profile-branch (``ingest``, ``recall``, ``kv_set`` ...)."""
+    def profile(self, target: Target, scope: str, run: Callable[[ProfileAPI], R]) -> R:
+        """Run on a handle on one profile-branch (``ingest``, ``recall``, ``kv_set`` ...)."""
         ...
 
-    def history(self, target: Target, scope: str, *, spans_branches: bool) -> Any:
-        """The node operations on one profile's history (``create_checkpoint``, ``rewind``,
-        ``create_branch`` ...). ``spans_branches``: the call acts on several branches, which
-        a branch-locked token may not."""
+    def history(
+        self, target: Target, scope: str, run: Callable[[NodeAPI], R], *, spans_branches: bool
+    ) -> R:
+        """Run on the node operations of one profile's history (``create_checkpoint``,
+        ``rewind``, ``create_branch`` ...). ``spans_branches``: the call acts on several
+        branches, which a branch-locked token may not."""
         ...
 
 
 # -- tools ------------------------------------------------------------------------------------
 
-Run = Callable[[Any, Target, dict[str, Any]], dict[str, Any]]
-"""``run(handle, target, arguments) -> result``: the handle is what the backend returned."""
+Answer = Record | dict[str, Any]
+ProfileRun = Callable[[ProfileAPI, dict[str, Any]], Answer]
+"""``run(profile, arguments) -> answer`` for tools on one profile-branch."""
+NodeRun = Callable[[NodeAPI, Target, dict[str, Any]], Answer]
+"""``run(node, target, arguments) -> answer`` for tools on a profile's history."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -100,12 +120,17 @@ class Tool:
     one engine operation it maps onto."""
 
     name: str
+    operation: str
+    """The :mod:`memoturn.core.api` operation this tool is."""
     title: str
     description: str
     params: Mapping[str, Mapping[str, Any]]
     """JSON-schema properties of the tool's own arguments (``profile`` and ``branch`` are
     added per session)."""
-    run: Run
+    on_profile: ProfileRun | None = None
+    """How the tool runs on one profile-branch (tools of ``access="profile"``)."""
+    on_node: NodeRun | None = None
+    """How the tool runs on the node's history operations (the other tools)."""
     scope: str = READ
     access: Access = "profile"
     required: tuple[str, ...] = ()
@@ -126,6 +151,11 @@ class Tool:
     def withheld(self, binding: Binding) -> Forbidden | None:
         """Why the token of a session with ``binding`` cannot use this tool, if it cannot.
         (The backend decides every call; this keeps hopeless tools out of the list.)"""
+        if binding.tools is not None and self.name not in binding.tools:
+            return NotFound(
+                f"no tool {self.name!r} in this session",
+                hint="this session offers: " + ", ".join(sorted(binding.tools)),
+            )
         if self.scope not in binding.scopes:
             return Forbidden(
                 f"this token lacks the {self.scope!r} scope",
@@ -181,11 +211,54 @@ def call(
     profile = binding.profile or args.pop("profile")
     branch = binding.branch or args.pop("branch", None) or MAIN
     target = Target(binding.namespace, profile, branch)
-    if tool.access == "profile":
-        handle = backend.profile(target, tool.scope)
+    answer: Answer
+    if tool.on_profile is not None:
+        on_profile = tool.on_profile
+        answer = backend.profile(target, tool.scope, lambda p: on_profile(p, args))
+    elif tool.on_node is not None:
+        on_node = tool.on_node
+        answer = backend.history(
+            target,
+            tool.scope,
+            lambda node: on_node(node, target, args),
+            spans_branches=tool.access == "branches",
+        )
     else:
-        handle = backend.history(target, tool.scope, spans_branches=tool.access == "branches")
-    return tool.run(handle, target, args)
+        raise Internal(f"tool {tool.name!r} has no way to run")
+    out = answer.to_dict() if isinstance(answer, Record) else answer
+    return compact(out) if binding.compact else out
+
+
+def compact(answer: dict[str, Any]) -> dict[str, Any]:
+    """An agent-sized answer: recall hits as ``{id, content, score}`` (and ``relevance``
+    when known), and no null or empty fields anywhere."""
+    if isinstance(answer.get("results"), list):
+        answer = {**answer, "results": [_compact_hit(h) for h in answer["results"]]}
+    return _without_nulls(answer)
+
+
+def _compact_hit(hit: Any) -> Any:
+    if not isinstance(hit, dict) or not isinstance(hit.get("memory"), dict):
+        return hit
+    item = hit["memory"]
+    ident = (
+        item.get("id")
+        or (f"{item['session_id']}#{item['turn']}" if "turn" in item else None)
+        or (f"{item.get('document_id')}#{item.get('chunk')}")
+    )
+    out = {"id": ident, "content": item.get("content"), "score": hit.get("score")}
+    if "relevance" in hit:
+        out["relevance"] = hit["relevance"]
+    return out
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {k: _without_nulls(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 # -- schema helpers ---------------------------------------------------------------------------

@@ -4,51 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from memoturn.core.api import NodeAPI
 from memoturn.core.errors import InvalidInput
-from memoturn.mcp.tools.base import WRITE, Target, Tool, integer, string
+from memoturn.mcp.tools.base import WRITE, Answer, Target, Tool, integer, string
 
 NAME = "a-z, 0-9, '_' and '-', starting with a letter or digit"
 
 
-def _checkpoint_create(node: Any, t: Target, args: dict[str, Any]) -> dict[str, Any]:
-    checkpoint = node.create_checkpoint(t.namespace, t.profile, args["name"], branch=t.branch)
-    return checkpoint.to_dict()  # type: ignore[no-any-return]
+def _checkpoint_create(node: NodeAPI, t: Target, args: dict[str, Any]) -> Answer:
+    return node.create_checkpoint(t.namespace, t.profile, args["name"], branch=t.branch)
 
 
-def _checkpoint_list(node: Any, t: Target, args: dict[str, Any]) -> dict[str, Any]:
+def _checkpoint_list(node: NodeAPI, t: Target, args: dict[str, Any]) -> Answer:
     found = node.list_checkpoints(t.namespace, t.profile, branch=t.branch)
     return {"checkpoints": [c.to_dict() for c in found]}
 
 
-def _rewind(node: Any, t: Target, args: dict[str, Any]) -> dict[str, Any]:
+def _rewind(node: NodeAPI, t: Target, args: dict[str, Any]) -> Answer:
     if ("checkpoint" in args) == ("txid" in args):
         raise InvalidInput(
             "give exactly one of checkpoint, txid",
             hint="checkpoint_list shows the checkpoints and their txids",
         )
-    result = node.rewind(t.namespace, t.profile, branch=t.branch, **args)
-    return result.to_dict()  # type: ignore[no-any-return]
+    return node.rewind(t.namespace, t.profile, branch=t.branch, **args)
 
 
-def _branch_create(node: Any, t: Target, args: dict[str, Any]) -> dict[str, Any]:
+def _branch_create(node: NodeAPI, t: Target, args: dict[str, Any]) -> Answer:
     if "from_checkpoint" in args and "from_txid" in args:
         raise InvalidInput("give at most one of from_checkpoint, from_txid")
     name = args.pop("name")
-    branch = node.create_branch(t.namespace, t.profile, name, from_branch=t.branch, **args)
-    return branch.to_dict()  # type: ignore[no-any-return]
+    return node.create_branch(t.namespace, t.profile, name, from_branch=t.branch, **args)
 
 
-def _branch_list(node: Any, t: Target, args: dict[str, Any]) -> dict[str, Any]:
+def _branch_list(node: NodeAPI, t: Target, args: dict[str, Any]) -> Answer:
     return {"branches": [b.to_dict() for b in node.list_branches(t.namespace, t.profile)]}
 
 
-def _branch_delete(node: Any, t: Target, args: dict[str, Any]) -> dict[str, Any]:
+def _branch_delete(node: NodeAPI, t: Target, args: dict[str, Any]) -> Answer:
     node.delete_branch(t.namespace, t.profile, args["name"])
     return {"deleted": True, "name": args["name"]}
 
 
 CHECKPOINT_CREATE = Tool(
     name="checkpoint_create",
+    operation="create_checkpoint",
     title="Create a checkpoint",
     description=(
         "Pin the current state of the memory under a name, instantly, so you can rewind "
@@ -60,11 +59,12 @@ CHECKPOINT_CREATE = Tool(
     required=("name",),
     scope=WRITE,
     access="history",
-    run=_checkpoint_create,
+    on_node=_checkpoint_create,
 )
 
 CHECKPOINT_LIST = Tool(
     name="checkpoint_list",
+    operation="list_checkpoints",
     title="List checkpoints",
     description=(
         "List the branch's checkpoints, oldest first, including the automatic "
@@ -74,11 +74,12 @@ CHECKPOINT_LIST = Tool(
     ),
     params={},
     access="history",
-    run=_checkpoint_list,
+    on_node=_checkpoint_list,
 )
 
 REWIND = Tool(
     name="rewind",
+    operation="rewind",
     title="Rewind",
     description=(
         "Return the whole memory of the branch (memories, transcripts, KV, documents, "
@@ -95,11 +96,12 @@ REWIND = Tool(
     scope=WRITE,
     access="history",
     destructive=True,
-    run=_rewind,
+    on_node=_rewind,
 )
 
 BRANCH_CREATE = Tool(
     name="branch_create",
+    operation="create_branch",
     title="Create a branch",
     description=(
         "Fork the memory into a new branch, instantly: writes on the new branch never touch "
@@ -120,11 +122,12 @@ BRANCH_CREATE = Tool(
     scope=WRITE,
     access="branches",
     branch_help='The branch to fork from (default "main"); its head unless from_* is given.',
-    run=_branch_create,
+    on_node=_branch_create,
 )
 
 BRANCH_LIST = Tool(
     name="branch_list",
+    operation="list_branches",
     title="List branches",
     description=(
         "List the profile's branches (main first) with their parent and head txid.\n"
@@ -134,11 +137,12 @@ BRANCH_LIST = Tool(
     params={},
     access="branches",
     takes_branch=False,
-    run=_branch_list,
+    on_node=_branch_list,
 )
 
 BRANCH_DELETE = Tool(
     name="branch_delete",
+    operation="delete_branch",
     title="Delete a branch",
     description=(
         "Delete a branch and everything written on it. 'main' cannot be deleted, nor a "
@@ -152,7 +156,7 @@ BRANCH_DELETE = Tool(
     access="branches",
     takes_branch=False,
     destructive=True,
-    run=_branch_delete,
+    on_node=_branch_delete,
 )
 
 TOOLS = (CHECKPOINT_CREATE, CHECKPOINT_LIST, REWIND, BRANCH_CREATE, BRANCH_LIST, BRANCH_DELETE)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from memoturn.core.api import ProfileAPI
 from memoturn.core.model import MemoryType, Scope
 from memoturn.mcp.tools.base import (
     WRITE,
-    Target,
+    Answer,
     Tool,
     boolean,
     integer,
@@ -33,25 +34,33 @@ def _timestamp(description: str) -> dict[str, Any]:
 # -- memories -------------------------------------------------------------------------------
 
 
-def _ingest(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    return profile.ingest(**args).to_dict()  # type: ignore[no-any-return]
+def _ingest(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.ingest(args.pop("type"), args.pop("content"), **args)
 
 
-def _recall(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    return profile.recall(**args).to_dict()  # type: ignore[no-any-return]
+def _recall(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.recall(args.pop("query"), **args)
 
 
-def _forget(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    return profile.forget(args["memory_id"], args.get("reason")).to_dict()  # type: ignore[no-any-return]
+def _forget(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.forget(args["memory_id"], args.get("reason"))
 
 
-def _history(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    versions = profile.topic_history(args["topic"])
-    return {"topic": args["topic"], "versions": [m.to_dict() for m in versions]}
+def _history(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return {"topic": args["topic"], **profile.topic_history(args["topic"]).to_dict()}
+
+
+def _get(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.get_memory(args["memory_id"])
+
+
+def _list(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.list_memories(**args)
 
 
 MEMORY_INGEST = Tool(
     name="memory_ingest",
+    operation="ingest",
     title="Remember something",
     description=(
         "Store one memory about the user, the team or the world so later conversations can "
@@ -80,14 +89,21 @@ MEMORY_INGEST = Tool(
         "idempotency_key": string(
             "Optional key; retrying with the same key returns the first answer."
         ),
+        "turn_ids": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1},
+            "description": "Optional numbers of the transcript turns (of session_id) this "
+            "memory was taken from, kept as its provenance.",
+        },
     },
     required=("type", "content"),
     scope=WRITE,
-    run=_ingest,
+    on_profile=_ingest,
 )
 
 MEMORY_RECALL = Tool(
     name="memory_recall",
+    operation="recall",
     title="Recall memories",
     description=(
         "Search this profile's memory by meaning and keywords (hybrid search). Call it "
@@ -126,13 +142,21 @@ MEMORY_RECALL = Tool(
             "description": "Favour recent items: a hit this many seconds old counts less.",
         },
         "mode": one_of(MODES, "hybrid (default), keyword (BM25 only) or vector only."),
+        "min_score": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Only hits at least this relevant (0-1, absolute, not relative "
+            "to the other hits), so an unrelated question can come back empty.",
+        },
     },
     required=("query",),
-    run=_recall,
+    on_profile=_recall,
 )
 
 MEMORY_FORGET = Tool(
     name="memory_forget",
+    operation="forget",
     title="Forget a memory",
     description=(
         "Retire a memory so recall no longer returns it, e.g. when the user says it is wrong "
@@ -149,11 +173,12 @@ MEMORY_FORGET = Tool(
     scope=WRITE,
     destructive=True,
     idempotent=True,
-    run=_forget,
+    on_profile=_forget,
 )
 
 MEMORY_HISTORY = Tool(
     name="memory_history",
+    operation="topic_history",
     title="Topic history",
     description=(
         "Every version of the memories on one topic, oldest first, including superseded "
@@ -164,30 +189,70 @@ MEMORY_HISTORY = Tool(
     ),
     params={"topic": string("The topic key used when the memories were stored.")},
     required=("topic",),
-    run=_history,
+    on_profile=_history,
+)
+
+MEMORY_GET = Tool(
+    name="memory_get",
+    operation="get_memory",
+    title="Read a memory",
+    description=(
+        "Read one memory by its id, current or historical (with valid_to, superseded_by "
+        "and forgotten_reason when it was replaced or forgotten).\n"
+        'Example: {"memory_id": "01J..."}\n'
+        "Returns {memory, txid}."
+    ),
+    params={"memory_id": string("The memory's id (from memory_recall or memory_list).")},
+    required=("memory_id",),
+    on_profile=_get,
+)
+
+MEMORY_LIST = Tool(
+    name="memory_list",
+    operation="list_memories",
+    title="List memories",
+    description=(
+        "List what this profile remembers, oldest first, optionally only one type, topic, "
+        "session or source: the answer to 'what do you know about me?'. Page with 'cursor' "
+        "(the next_cursor of the previous answer; null when there is no more).\n"
+        'Example: {"type": "preference", "limit": 20}\n'
+        "Returns {memories: [memory...], txid, next_cursor}."
+    ),
+    params={
+        "type": one_of(MEMORY_TYPES, "Only memories of this type."),
+        "topic": string("Only memories on this topic."),
+        "session_id": string("Only memories of this session."),
+        "source": string("Only memories from this source."),
+        "include_history": boolean("Also list superseded and forgotten memories."),
+        "limit": integer("At most this many (default 100).", minimum=1, maximum=1000),
+        "cursor": string("The next_cursor of the previous page."),
+    },
+    on_profile=_list,
 )
 
 # -- transcripts and sessions ---------------------------------------------------------------
 
 
-def _append(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
+def _append(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
     sid = args.pop("session_id")
-    turn, txid = profile.append_turn(sid, args.pop("role"), args.pop("content"), **args)
-    return {"turn": turn.to_dict(), "txid": txid}
+    return profile.append_turn(sid, args.pop("role"), args.pop("content"), **args)
 
 
-def _read(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    turns = profile.read_turns(args.pop("session_id"), **args)
-    return {"turns": [t.to_dict() for t in turns]}
+def _append_many(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.append_turns(args["session_id"], args["turns"])
 
 
-def _end(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    written = profile.end_session(args["session_id"])
-    return {"deleted_tasks": written.count, "txid": written.txid}
+def _read(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.read_turns(args.pop("session_id"), **args)
+
+
+def _end(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.end_session(args["session_id"])
 
 
 TRANSCRIPT_APPEND = Tool(
     name="transcript_append",
+    operation="append_turn",
     title="Append to the transcript",
     description=(
         "Record one conversation turn verbatim in a session's transcript (the session is "
@@ -205,17 +270,19 @@ TRANSCRIPT_APPEND = Tool(
     },
     required=("session_id", "role", "content"),
     scope=WRITE,
-    run=_append,
+    on_profile=_append,
 )
 
 TRANSCRIPT_READ = Tool(
     name="transcript_read",
+    operation="read_turns",
     title="Read the transcript",
     description=(
         "Read a session's transcript in order, e.g. to catch up on an earlier conversation. "
         "Page with 'after' (the last turn number you have).\n"
         'Example: {"session_id": "chat-42", "after": 0, "limit": 50}\n'
-        "Returns {turns: [{session_id, turn, role, name, content, metadata, created_at}]}."
+        "Returns {turns: [{session_id, turn, role, name, content, metadata, created_at}], "
+        "txid, next_cursor}."
     ),
     params={
         "session_id": string("The conversation's id."),
@@ -223,11 +290,37 @@ TRANSCRIPT_READ = Tool(
         "limit": integer("At most this many turns (default 1000).", minimum=1, maximum=10_000),
     },
     required=("session_id",),
-    run=_read,
+    on_profile=_read,
+)
+
+TRANSCRIPT_APPEND_MANY = Tool(
+    name="transcript_append_many",
+    operation="append_turns",
+    title="Append several turns",
+    description=(
+        "Record several conversation turns verbatim, in order, in one step (e.g. a whole "
+        "exchange at the end of a turn of the agent loop).\n"
+        'Example: {"session_id": "chat-42", "turns": [{"role": "user", "content": "Hi"}, '
+        '{"role": "assistant", "content": "Hello!"}]}\n'
+        "Returns {turns: [turn...], txid}."
+    ),
+    params={
+        "session_id": string("The conversation's id."),
+        "turns": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "The turns, each {role, content, name?, metadata?}; role is one "
+            "of " + ", ".join(ROLES) + ".",
+        },
+    },
+    required=("session_id", "turns"),
+    scope=WRITE,
+    on_profile=_append_many,
 )
 
 SESSION_END = Tool(
     name="session_end",
+    operation="end_session",
     title="End a session",
     description=(
         "End a conversation: its task memories (type 'task' with this session_id) are "
@@ -241,29 +334,29 @@ SESSION_END = Tool(
     scope=WRITE,
     destructive=True,
     idempotent=True,
-    run=_end,
+    on_profile=_end,
 )
 
 # -- documents --------------------------------------------------------------------------------
 
 
-def _add_document(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    document, txid = profile.add_document(args.pop("content"), **args)
-    out = document.to_dict()
-    del out["content"]  # the caller has it; echoing a long document wastes its context
-    return {"document": out, "txid": txid}
+def _add_document(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    out = profile.add_document(args.pop("content"), **args).to_dict()
+    del out["document"]["content"]  # the caller has it; echoing a long one wastes context
+    return out
 
 
-def _get_document(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    return profile.get_document(args["document_id"]).to_dict()  # type: ignore[no-any-return]
+def _get_document(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.get_document(args["document_id"])
 
 
-def _delete_document(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    return profile.delete_document(args["document_id"]).to_dict()  # type: ignore[no-any-return]
+def _delete_document(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.delete_document(args["document_id"])
 
 
 DOCUMENT_ADD = Tool(
     name="document_add",
+    operation="add_document",
     title="Store a document",
     description=(
         "Store a longer text (notes, a page, a file's contents). It is split into chunks "
@@ -279,25 +372,27 @@ DOCUMENT_ADD = Tool(
     },
     required=("content",),
     scope=WRITE,
-    run=_add_document,
+    on_profile=_add_document,
 )
 
 DOCUMENT_GET = Tool(
     name="document_get",
+    operation="get_document",
     title="Read a document",
     description=(
         "Read a stored document in full by its id (recall hits over documents carry it as "
         "memory.document_id).\n"
         'Example: {"document_id": "01J..."}\n'
-        "Returns {id, title, content, metadata, created_at, chunks}."
+        "Returns {document: {id, title, content, metadata, created_at, chunks}, txid}."
     ),
     params={"document_id": string("The document's id.")},
     required=("document_id",),
-    run=_get_document,
+    on_profile=_get_document,
 )
 
 DOCUMENT_DELETE = Tool(
     name="document_delete",
+    operation="delete_document",
     title="Delete a document",
     description=(
         "Delete a stored document and its chunks.\n"
@@ -308,7 +403,7 @@ DOCUMENT_DELETE = Tool(
     required=("document_id",),
     scope=WRITE,
     destructive=True,
-    run=_delete_document,
+    on_profile=_delete_document,
 )
 
 TOOLS = (
@@ -316,7 +411,10 @@ TOOLS = (
     MEMORY_RECALL,
     MEMORY_FORGET,
     MEMORY_HISTORY,
+    MEMORY_GET,
+    MEMORY_LIST,
     TRANSCRIPT_APPEND,
+    TRANSCRIPT_APPEND_MANY,
     TRANSCRIPT_READ,
     SESSION_END,
     DOCUMENT_ADD,

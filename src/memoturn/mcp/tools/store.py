@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from memoturn.mcp.tools.base import WRITE, Target, Tool, integer, json_object, numbers, string
+from memoturn.core.api import ProfileAPI
+from memoturn.mcp.tools.base import WRITE, Answer, Tool, integer, json_object, numbers, string
 
 SPACE = string("The KV space, a name of a-z, 0-9, '_' and '-' (e.g. \"scratch\", \"flags\").")
 KEY = string("The key within the space (any text; '/' is fine).")
@@ -13,26 +14,25 @@ COLLECTION = string("The vector collection, a name of a-z, 0-9, '_' and '-'.")
 # -- KV ---------------------------------------------------------------------------------------
 
 
-def _kv_set(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    item, txid = profile.kv_set(args["space"], args["key"], args["value"], ttl_s=args.get("ttl_s"))
-    return {**item.to_dict(), "txid": txid}
+def _kv_set(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.kv_set(args["space"], args["key"], args["value"], ttl_s=args.get("ttl_s"))
 
 
-def _kv_get(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    return profile.kv_get(args["space"], args["key"]).to_dict()  # type: ignore[no-any-return]
+def _kv_get(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.kv_get(args["space"], args["key"])
 
 
-def _kv_delete(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    return profile.kv_delete(args["space"], args["key"]).to_dict()  # type: ignore[no-any-return]
+def _kv_delete(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.kv_delete(args["space"], args["key"])
 
 
-def _kv_list(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    items = profile.kv_list(args.pop("space"), **args)
-    return {"items": [i.to_dict() for i in items]}
+def _kv_list(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.kv_list(args.pop("space"), **args)
 
 
 KV_SET = Tool(
     name="kv_set",
+    operation="kv_set",
     title="Set a key",
     description=(
         "Save a JSON value under a key in a named key/value space: exact state the agent "
@@ -51,24 +51,26 @@ KV_SET = Tool(
     required=("space", "key", "value"),
     scope=WRITE,
     idempotent=True,
-    run=_kv_set,
+    on_profile=_kv_set,
 )
 
 KV_GET = Tool(
     name="kv_get",
+    operation="kv_get",
     title="Get a key",
     description=(
         "Read the value of one key of a KV space (not found once it has expired).\n"
         'Example: {"space": "scratch", "key": "plan"}\n'
-        "Returns {key, value, expires_at, updated_at}."
+        "Returns {key, value, expires_at, updated_at, txid}."
     ),
     params={"space": SPACE, "key": KEY},
     required=("space", "key"),
-    run=_kv_get,
+    on_profile=_kv_get,
 )
 
 KV_DELETE = Tool(
     name="kv_delete",
+    operation="kv_delete",
     title="Delete a key",
     description=(
         "Delete one key of a KV space.\n"
@@ -80,45 +82,45 @@ KV_DELETE = Tool(
     scope=WRITE,
     destructive=True,
     idempotent=True,
-    run=_kv_delete,
+    on_profile=_kv_delete,
 )
 
 KV_LIST = Tool(
     name="kv_list",
+    operation="kv_list",
     title="List keys",
     description=(
         "List the live keys of a KV space in key order, with their values, optionally only "
-        "those starting with 'prefix'. Page with 'after' (the last key you have).\n"
+        "those starting with 'prefix'. Page with 'cursor' (the previous answer's next_cursor).\n"
         'Example: {"space": "scratch", "prefix": "plan/"}\n'
-        "Returns {items: [{key, value, expires_at, updated_at}]}."
+        "Returns {items: [{key, value, expires_at, updated_at}], txid, next_cursor}."
     ),
     params={
         "space": SPACE,
         "prefix": string("Only keys starting with this."),
         "limit": integer("At most this many keys (default 1000).", minimum=1, maximum=10_000),
-        "after": string("Only keys after this one (for paging)."),
+        "cursor": string("The next_cursor of the previous page."),
     },
     required=("space",),
-    run=_kv_list,
+    on_profile=_kv_list,
 )
 
 # -- vectors ----------------------------------------------------------------------------------
 
 
-def _vector_upsert(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    written = profile.vector_upsert(
+def _vector_upsert(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.vector_upsert(
         args["collection"], args["id"], args["vector"], metadata=args.get("metadata")
     )
-    return written.to_dict()  # type: ignore[no-any-return]
 
 
-def _vector_query(profile: Any, target: Target, args: dict[str, Any]) -> dict[str, Any]:
-    hits = profile.vector_query(args.pop("collection"), args.pop("vector"), **args)
-    return {"results": [h.to_dict() for h in hits]}
+def _vector_query(profile: ProfileAPI, args: dict[str, Any]) -> Answer:
+    return profile.vector_query(args.pop("collection"), args.pop("vector"), **args)
 
 
 VECTOR_UPSERT = Tool(
     name="vector_upsert",
+    operation="vector_upsert",
     title="Store a vector",
     description=(
         "Insert or replace one embedding you computed yourself in a raw vector collection "
@@ -137,17 +139,18 @@ VECTOR_UPSERT = Tool(
     required=("collection", "id", "vector"),
     scope=WRITE,
     idempotent=True,
-    run=_vector_upsert,
+    on_profile=_vector_upsert,
 )
 
 VECTOR_QUERY = Tool(
     name="vector_query",
+    operation="vector_query",
     title="Query vectors",
     description=(
         "Find the k vectors of a collection nearest to a query vector (cosine "
         "similarity), optionally only those whose metadata matches.\n"
         'Example: {"collection": "images", "vector": [0.1, 0.3, 0.5], "k": 3}\n'
-        "Returns {results: [{id, score, metadata}]}."
+        "Returns {results: [{id, score, metadata}], txid}."
     ),
     params={
         "collection": COLLECTION,
@@ -156,7 +159,7 @@ VECTOR_QUERY = Tool(
         "metadata": json_object("Only vectors whose metadata has each key equal to the value."),
     },
     required=("collection", "vector"),
-    run=_vector_query,
+    on_profile=_vector_query,
 )
 
 TOOLS = (KV_SET, KV_GET, KV_DELETE, KV_LIST, VECTOR_UPSERT, VECTOR_QUERY)
