@@ -4,7 +4,6 @@ errors raised as the class the REST error code names."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 
 import pytest
 
@@ -19,8 +18,7 @@ from memoturn import (
     Unauthorized,
     Unavailable,
 )
-from memoturn.client import AsyncProfile, MintedToken, Profile
-from memoturn.client._core import NodeCalls, ProfileCalls, operations
+from memoturn.client import MintedToken, Profile
 from memoturn.core.model import (
     Checkpoint,
     Document,
@@ -34,7 +32,6 @@ from memoturn.core.model import (
     VectorHit,
     Written,
 )
-from memoturn.engine import Engine
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +46,6 @@ def _profile(client: memoturn.Client, name: str) -> Profile:
     return client.profile("acme", name)
 
 
-def test_sdk_mirrors_the_engine() -> None:
-    engine_ops = {n for n in dir(memoturn.profile.profile.Profile) if not n.startswith("_")}
-    missing = set(operations(ProfileCalls)) - engine_ops
-    assert missing == set(), missing
-    engine_node_ops = {n for n in dir(Engine) if not n.startswith("_")}
-    sdk_only = {"health", "mint_token", "revoke_tokens"}
-    assert set(operations(NodeCalls)) - engine_node_ops == sdk_only
-    for name in operations(ProfileCalls):
-        sdk = inspect.signature(getattr(Profile, name))
-        assert getattr(Profile, name).__doc__ == getattr(ProfileCalls, name).__doc__
-        assert "Call[" not in str(sdk.return_annotation)
-        assert inspect.iscoroutinefunction(getattr(AsyncProfile, name))
-
-
 def test_memories(client, sdk_clock) -> None:
     alice = _profile(client, "mem")
     first = alice.ingest("preference", "Alice is vegetarian", topic="diet", metadata={"a": 1})
@@ -75,45 +58,50 @@ def test_memories(client, sdk_clock) -> None:
     hit = alice.recall("what should I cook for Alice?").results[0]
     assert isinstance(alice.recall("x"), RecallResult)
     assert hit.memory.content == "Alice is vegan" and hit.why.vector_rank is not None
-    history = alice.topic_history("diet")
+    history = alice.topic_history("diet").versions
     assert [m.content for m in history] == ["Alice is vegetarian", "Alice is vegan"]
     assert history[0].valid_to is not None and history[0].superseded_by == second.memory.id
-    assert alice.get_memory(first.memory.id).content == "Alice is vegetarian"
-    assert [m.content for m in alice.list_memories(type="preference")] == ["Alice is vegan"]
-    assert len(alice.list_memories(include_history=True)) == 2
+    assert alice.get_memory(first.memory.id).memory.content == "Alice is vegetarian"
+    assert [m.content for m in alice.list_memories(type="preference").memories] == [
+        "Alice is vegan"
+    ]
+    assert len(alice.list_memories(include_history=True).memories) == 2
     forgot = alice.forget(second.memory.id, reason="user asked")
     assert forgot == Written(second.txid + 1, 1)
     assert alice.recall("vegan").results == []
-    batch = alice.ingest_many([{"type": "fact", "content": f"fact {i}"} for i in range(3)])
+    batch = alice.ingest_many([{"type": "fact", "content": f"fact {i}"} for i in range(3)]).results
     assert len({r.txid for r in batch}) == 1
 
 
 def test_sessions(client) -> None:
     p = _profile(client, "sess")
-    session, txid = p.open_session("chat", task_ttl_s=600)
+    _r = p.open_session("chat", task_ttl_s=600)
+    session, txid = _r.session, _r.txid
     assert isinstance(session, Session) and session.id == "chat" and txid == 1
-    turn, _ = p.append_turn("chat", "user", "remind me to call mum", name="alice")
+    _r = p.append_turn("chat", "user", "remind me to call mum", name="alice")
+    turn, _ = _r.turn, _r.txid
     assert isinstance(turn, Turn) and turn.turn == 1 and turn.name == "alice"
     p.append_turn("chat", "assistant", "ok")
     p.ingest("task", "call mum", session_id="chat")
-    assert [t.content for t in p.read_turns("chat")] == ["remind me to call mum", "ok"]
-    assert [t.turn for t in p.read_turns("chat", after=1)] == [2]
+    assert [t.content for t in p.read_turns("chat").turns] == ["remind me to call mum", "ok"]
+    assert [t.turn for t in p.read_turns("chat", after=1).turns] == [2]
     hits = p.recall("call mum", scopes=["transcript"]).results
     assert isinstance(hits[0].memory, Turn)
-    assert p.end_session("chat").count == 1
-    assert p.get_session("chat").ended_at is not None
+    assert p.end_session("chat").deleted_tasks == 1
+    assert p.get_session("chat").session.ended_at is not None
     with pytest.raises(Conflict):
         p.append_turn("chat", "user", "too late")
 
 
 def test_kv(client, sdk_clock) -> None:
     p = _profile(client, "kv")
-    item, txid = p.kv_set("prefs", "ui/theme", {"dark": True})
+    _r = p.kv_set("prefs", "ui/theme", {"dark": True})
+    item, txid = _r, _r.txid
     assert isinstance(item, KVItem) and item.key == "ui/theme" and txid == 1
     p.kv_set("prefs", "lang", "fr", ttl_s=10)
     assert p.kv_get("prefs", "ui/theme").value == {"dark": True}
-    assert [i.key for i in p.kv_list("prefs")] == ["lang", "ui/theme"]
-    assert [i.key for i in p.kv_list("prefs", prefix="ui/")] == ["ui/theme"]
+    assert [i.key for i in p.kv_list("prefs").items] == ["lang", "ui/theme"]
+    assert [i.key for i in p.kv_list("prefs", prefix="ui/").items] == ["ui/theme"]
     sdk_clock.advance(11)
     with pytest.raises(NotFound):
         p.kv_get("prefs", "lang")
@@ -123,15 +111,16 @@ def test_kv(client, sdk_clock) -> None:
 
 def test_documents_and_vectors(client) -> None:
     p = _profile(client, "docs")
-    doc, _ = p.add_document("Kettles descale with vinegar. " * 50, title="Kettle care")
+    _r = p.add_document("Kettles descale with vinegar. " * 50, title="Kettle care")
+    doc, _ = _r.document, _r.txid
     assert isinstance(doc, Document) and doc.chunks >= 2
-    assert p.get_document(doc.id).title == "Kettle care"
+    assert p.get_document(doc.id).document.title == "Kettle care"
     hit = p.recall("how to descale", scopes=["documents"]).results[0]
     assert isinstance(hit.memory, DocumentChunk) and hit.memory.document_id == doc.id
     assert p.delete_document(doc.id).count == 1
     p.vector_upsert("emb", "a", [1.0, 0.0], metadata={"k": "v"})
     p.vector_upsert("emb", "b", [0.0, 1.0])
-    hits = p.vector_query("emb", [1.0, 0.1], k=1)
+    hits = p.vector_query("emb", [1.0, 0.1], k=1).results
     assert hits == [VectorHit("a", pytest.approx(hits[0].score), {"k": "v"})]
     assert p.vector_delete("emb", "a").count == 1
 
@@ -144,14 +133,14 @@ def test_checkpoints_rewind_branches(client) -> None:
     p.ingest("fact", "mistake")
     assert [c.name for c in client.list_checkpoints("acme", "hist")] == ["good"]
     undo = client.rewind("acme", "hist", checkpoint="good")
-    assert [m.content for m in p.list_memories()] == ["kept"]
+    assert [m.content for m in p.list_memories().memories] == ["kept"]
     client.rewind("acme", "hist", checkpoint=undo.undo_checkpoint)
-    assert [m.content for m in p.list_memories()] == ["kept", "mistake"]
+    assert [m.content for m in p.list_memories().memories] == ["kept", "mistake"]
     branch = client.create_branch("acme", "hist", "exp", from_checkpoint="good", ttl_s=3600)
     assert branch.name == "exp" and isinstance(branch.expires_at, float)
     exp = client.profile("acme", "hist", "exp")
     exp.ingest("fact", "only on exp")
-    assert [m.content for m in exp.list_memories()] == ["kept", "only on exp"]
+    assert [m.content for m in exp.list_memories().memories] == ["kept", "only on exp"]
     assert "exp" in [b.name for b in client.list_branches("acme", "hist")]
     client.delete_branch("acme", "hist", "exp")
     client.delete_checkpoint("acme", "hist", "good")
@@ -162,13 +151,13 @@ def test_checkpoints_rewind_branches(client) -> None:
 def test_admin_and_tokens(client, sdk_node, sdk_clock) -> None:
     _profile(client, "tok")
     assert client.create_profile("acme", "tok") is False
-    assert "tok" in client.list_profiles("acme")
+    assert "tok" in client.list_profiles("acme").profiles
     assert "acme" in client.list_namespaces()
     minted = client.mint_token("acme", "tok", scopes=["read"], ttl_s=60)
     assert isinstance(minted, MintedToken) and minted.expires_at is not None
     with memoturn.Client(sdk_node.url, minted.token) as reader:
         tok = reader.profile("acme", "tok")
-        assert tok.list_memories() == []
+        assert tok.list_memories().memories == []
         with pytest.raises(Forbidden):
             tok.ingest("fact", "x")
         with pytest.raises(Forbidden):
@@ -177,7 +166,7 @@ def test_admin_and_tokens(client, sdk_node, sdk_clock) -> None:
         with pytest.raises(Unauthorized):
             tok.list_memories()
     client.delete_profile("acme", "tok")
-    assert "tok" not in client.list_profiles("acme")
+    assert "tok" not in client.list_profiles("acme").profiles
 
 
 def test_errors_map_to_classes(client, sdk_node) -> None:
@@ -226,19 +215,21 @@ def test_async_client(sdk_node) -> None:
             assert isinstance(r, IngestResult) and r.txid == 1
             got = await asyncio.gather(
                 p.recall("when is Bob's birthday"),
-                p.topic_history("bob-birthday"),
+                p.topic_history("bob-birthday").versions,
                 p.kv_set("s", "k", 1),
             )
             assert got[0].results[0].memory.id == r.memory.id
             assert [m.id for m in got[1]] == [r.memory.id]
-            session, _ = await p.open_session()
+            _r = await p.open_session()
+            session, _ = _r.session, _r.txid
             await p.append_turn(session.id, "user", "hi")
-            assert len(await p.read_turns(session.id)) == 1
+            assert len((await p.read_turns(session.id)).turns) == 1
             assert (await p.forget(r.memory.id)).count == 1
-            doc, _ = await p.add_document("async doc")
-            assert (await p.get_document(doc.id)).content == "async doc"
+            _r = await p.add_document("async doc")
+            doc, _ = _r.document, _r.txid
+            assert (await p.get_document(doc.id)).document.content == "async doc"
             await p.vector_upsert("v", "1", [1.0, 2.0])
-            assert [h.id for h in await p.vector_query("v", [1.0, 2.0])] == ["1"]
+            assert [h.id for h in (await p.vector_query("v", [1.0, 2.0])).results] == ["1"]
             with pytest.raises(NotFound):
                 await p.get_memory("01JZZZZZZZZZZZZZZZZZZZZZZZ")
             with pytest.raises(Forbidden):

@@ -33,7 +33,7 @@ def test_readme_quickstart_runs(tmp_path, monkeypatch, capsys, embedder) -> None
     assert history is not None
     exec(compile(history.group(1), "README.md", "exec"), scope)
     alice = scope["alice"]
-    assert "cheese" not in str([m.content for m in alice.list_memories()])  # type: ignore[attr-defined]
+    assert "cheese" not in str([m.content for m in alice.list_memories().memories])  # type: ignore[attr-defined]
     scope["mt"].close()  # type: ignore[attr-defined]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Alice is vegetarian Why(")

@@ -48,6 +48,8 @@ def state(p: Any) -> dict[str, Any]:
     """Everything a profile holds, as plain data (for before/after comparisons)."""
     return {
         "txid": p.txid,
-        "memories": [(m.id, m.content, m.valid_to) for m in p.list_memories(include_history=True)],
-        "kv": [(i.key, i.value) for i in p.kv_list("s")],
+        "memories": [
+            (m.id, m.content, m.valid_to) for m in p.list_memories(include_history=True).memories
+        ],
+        "kv": [(i.key, i.value) for i in p.kv_list("s").items],
     }

@@ -29,7 +29,7 @@ print("ready", flush=True)
 i = 0
 while True:
     batch = [{"type": "fact", "content": f"item {i} part {k}"} for k in range(3)]
-    r = p.ingest_many(batch)
+    r = p.ingest_many(batch).results
     print(f"ack {i} {r[0].txid}", flush=True)
     i += 1
 """
@@ -76,7 +76,9 @@ def test_acknowledged_writes_survive_sigkill_and_disk_loss(tmp_path, embedder) -
     with memoturn.open(
         tmp_path / "fresh", object_store=f"file://{tmp_path / 'store'}", embedder=embedder
     ) as eng:
-        contents = [m.content for m in eng.profile("acme", "alice").list_memories(limit=1000)]
+        contents = [
+            m.content for m in eng.profile("acme", "alice").list_memories(limit=1000).memories
+        ]
     items: dict[int, int] = {}
     for c in contents:
         items[int(c.split()[1])] = items.get(int(c.split()[1]), 0) + 1
@@ -111,7 +113,7 @@ def test_lease_failover_within_15s_after_sigkill(tmp_path, embedder) -> None:
                     time.sleep(min(e.retry_after or 0.5, 0.5))
             took = time.monotonic() - killed
             assert took < 15
-            assert pb.list_memories(limit=1000)[-1].content == "survivor took over"
+            assert pb.list_memories(limit=1000).memories[-1].content == "survivor took over"
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)

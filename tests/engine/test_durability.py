@@ -35,8 +35,8 @@ def test_fresh_node_with_empty_disk_serves_everything(make_engine) -> None:
     assert state(q) == before
     assert q.recall("what should I cook?").results[0].memory.content == "Alice is vegetarian"
     assert q.recall("bicycles", scopes=["documents"]).results[0].memory.title == "Bikes"
-    assert [t.content for t in q.read_turns("s1")] == ["hi", "yo"]
-    assert q.vector_query("v", [0.1, 0.2, 0.3])[0].id == "x"
+    assert [t.content for t in q.read_turns("s1").turns] == ["hi", "yo"]
+    assert q.vector_query("v", [0.1, 0.2, 0.3]).results[0].id == "x"
 
 
 def test_hibernate_and_wake(make_engine, tmp_path) -> None:
@@ -59,7 +59,7 @@ def test_hibernation_snapshot_makes_wake_read_one_image(make_engine, shared_stor
         p.ingest("fact", f"fact {i}")
     assert eng.hibernate("acme", "alice")
     metered.reset()
-    assert len(p.list_memories()) == 20
+    assert len(p.list_memories().memories) == 20
     stats = metered.stats()
     assert stats["get_snapshot"]["calls"] == 1 and "get_segment" not in stats
 
@@ -91,11 +91,14 @@ def test_failed_store_op_fails_write_cleanly_then_next_succeeds(
     faulty.fail_next(op, exc=StoreError(f"injected {op} failure"))
     with pytest.raises(Unavailable):
         p.ingest("fact", "never acknowledged")
-    assert [m.content for m in p.list_memories()] == ["before the fault"]
+    assert [m.content for m in p.list_memories().memories] == ["before the fault"]
     r = p.ingest("fact", "after the fault")
     assert r.txid == 2
     fresh = make_engine().profile("acme", "alice")
-    assert [m.content for m in fresh.list_memories()] == ["before the fault", "after the fault"]
+    assert [m.content for m in fresh.list_memories().memories] == [
+        "before the fault",
+        "after the fault",
+    ]
 
 
 def test_cas_that_landed_but_lost_its_answer_is_acknowledged(make_engine, shared_store) -> None:
@@ -107,7 +110,7 @@ def test_cas_that_landed_but_lost_its_answer_is_acknowledged(make_engine, shared
     r = p.ingest("fact", "two")
     assert r.txid == 2
     fresh = make_engine().profile("acme", "alice")
-    assert [m.content for m in fresh.list_memories()] == ["one", "two"]
+    assert [m.content for m in fresh.list_memories().memories] == ["one", "two"]
 
 
 def test_local_durability_ships_in_background(make_engine) -> None:
@@ -116,7 +119,7 @@ def test_local_durability_ships_in_background(make_engine) -> None:
     for i in range(30):
         p.ingest("fact", f"fact {i}")
     eng.close()  # flushes
-    assert len(make_engine().profile("acme", "alice").list_memories()) == 30
+    assert len(make_engine().profile("acme", "alice").list_memories().memories) == 30
 
 
 def test_second_node_is_refused_while_holder_lives_then_takes_over(make_engine, clock) -> None:
@@ -125,19 +128,19 @@ def test_second_node_is_refused_while_holder_lives_then_takes_over(make_engine, 
     pa = provision(a)
     pa.ingest("fact", "from a")
     pb = b.profile("acme", "alice")
-    assert [m.content for m in pb.list_memories()] == ["from a"]  # reads need no lease
+    assert [m.content for m in pb.list_memories().memories] == ["from a"]  # reads need no lease
     with pytest.raises(HeldElsewhere, match="node-a") as err:
         pb.ingest("fact", "from b")
     assert err.value.status == 503 and err.value.retry_after
     pa.ingest("fact", "a again")
     clock.advance(11)  # a's lease lapses (a died, in effect)
     pb.ingest("fact", "from b")
-    assert [m.content for m in pb.list_memories()] == ["from a", "a again", "from b"]
+    assert [m.content for m in pb.list_memories().memories] == ["from a", "a again", "from b"]
     # a is fenced: its next write fails and nothing of it lands.
     with pytest.raises(Unavailable):
         pa.ingest("fact", "stale a")
     fresh = make_engine().profile("acme", "alice")
-    assert [m.content for m in fresh.list_memories()] == ["from a", "a again", "from b"]
+    assert [m.content for m in fresh.list_memories().memories] == ["from a", "a again", "from b"]
 
 
 def test_min_txid_catches_up_from_another_writer(make_engine, clock) -> None:
@@ -148,7 +151,7 @@ def test_min_txid_catches_up_from_another_writer(make_engine, clock) -> None:
     assert b.profile("acme", "alice").txid == 1
     t = pa.ingest("fact", "two").txid
     pb = b.profile("acme", "alice", min_txid=t)
-    assert [m.content for m in pb.list_memories()] == ["one", "two"]
+    assert [m.content for m in pb.list_memories().memories] == ["one", "two"]
 
 
 def test_memory_store_backend_works_too(tmp_path, embedder, clock) -> None:
@@ -158,7 +161,7 @@ def test_memory_store_backend_works_too(tmp_path, embedder, clock) -> None:
     with memoturn.open(tmp_path / "a", object_store=store, embedder=embedder, clock=clock) as a:
         provision(a).ingest("fact", "in memory")
     with memoturn.open(tmp_path / "b", object_store=store, embedder=embedder, clock=clock) as b:
-        assert b.profile("acme", "alice").list_memories()[0].content == "in memory"
+        assert b.profile("acme", "alice").list_memories().memories[0].content == "in memory"
 
 
 def test_maintenance_embeds_deferred_memories(make_engine) -> None:
@@ -167,11 +170,11 @@ def test_maintenance_embeds_deferred_memories(make_engine) -> None:
     p.ingest_many(
         [{"type": "fact", "content": f"bulk {i}"} for i in range(10)], defer_embedding=True
     )
-    assert p.pending_embeddings() == 10
+    assert eng.pending_embeddings("acme", "alice") == 10
     eng.maintain()
-    assert p.pending_embeddings() == 0
-    fresh = make_engine().profile("acme", "alice")
-    assert fresh.pending_embeddings() == 0  # the embeddings were shipped too
+    assert eng.pending_embeddings("acme", "alice") == 0
+    fresh = make_engine()
+    assert fresh.pending_embeddings("acme", "alice") == 0  # the embeddings were shipped too
 
 
 def test_a_reader_leaves_deferred_embeddings_to_the_writer(make_engine, clock, caplog) -> None:
@@ -181,8 +184,7 @@ def test_a_reader_leaves_deferred_embeddings_to_the_writer(make_engine, clock, c
         [{"type": "fact", "content": f"bulk {i}"} for i in range(5)], defer_embedding=True
     )
     b = make_engine(node_id="node-b")
-    pb = b.profile("acme", "alice")
-    assert pb.pending_embeddings() == 5  # b has the profile open, as a reader
+    assert b.pending_embeddings("acme", "alice") == 5  # b has the profile open, as a reader
 
     def lease_reads() -> int:
         return int(b.store.stats().get("get_lease", {}).get("calls", 0))
@@ -191,10 +193,10 @@ def test_a_reader_leaves_deferred_embeddings_to_the_writer(make_engine, clock, c
     for _ in range(5):  # five maintenance rounds within a's lease: b asks once
         b.maintain()
     assert lease_reads() == before + 1
-    assert pb.pending_embeddings() == 5
+    assert b.pending_embeddings("acme", "alice") == 5
     assert "background embedding" not in caplog.text
     a.maintain()  # the writer embeds them
-    assert pa.pending_embeddings() == 0
+    assert a.pending_embeddings("acme", "alice") == 0
 
 
 def test_hibernation_follows_the_injected_clock(make_engine, clock) -> None:
@@ -209,7 +211,7 @@ def test_hibernation_follows_the_injected_clock(make_engine, clock) -> None:
     clock.advance(2)
     eng.maintain()
     assert eng.open_profile_count() == 0
-    assert p.list_memories()[0].content == "x"
+    assert p.list_memories().memories[0].content == "x"
 
 
 def test_maintenance_sweeps_expired_rows_of_written_branches(make_engine, clock) -> None:
@@ -223,7 +225,7 @@ def test_maintenance_sweeps_expired_rows_of_written_branches(make_engine, clock)
     eng.maintain()
     assert p.txid == txid + 2  # the sweep was one write
     fresh = make_engine().profile("acme", "alice")
-    assert [m.content for m in fresh.list_memories(include_history=True)] == [
+    assert [m.content for m in fresh.list_memories(include_history=True).memories] == [
         "keeps the lease fresh"
     ]
 
@@ -253,8 +255,10 @@ def test_a_refused_write_is_refused_before_it_is_embedded(make_engine, embedder)
     pb = b.profile("acme", "alice")
     calls = [
         lambda: pb.ingest("fact", "a long fact from b " * 20),
-        lambda: pb.ingest_many([{"type": "fact", "content": f"batch {i}"} for i in range(50)]),
-        lambda: pb.append_turns("s1", [{"role": "user", "content": "hello"}] * 20),
+        lambda: (
+            pb.ingest_many([{"type": "fact", "content": f"batch {i}"} for i in range(50)]).results
+        ),
+        lambda: pb.append_turns("s1", [{"role": "user", "content": "hello"}] * 20).turns,
         lambda: pb.add_document("a document " * 200, title="doc"),
     ]
     for call in calls:

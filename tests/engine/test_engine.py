@@ -24,7 +24,7 @@ def test_provision_is_idempotent_and_listed(engine) -> None:
     assert engine.create_profile("acme", "bob") is True
     assert engine.create_profile("acme", "alice") is True
     assert engine.create_profile("acme", "alice") is False
-    assert engine.list_profiles("acme") == ["alice", "bob"]
+    assert engine.list_profiles("acme").profiles == ["alice", "bob"]
     with pytest.raises(NotFound):
         engine.create_profile("nope", "x")
     with pytest.raises(NotFound):
@@ -49,10 +49,10 @@ def test_profiles_are_separate_databases(engine, tmp_path) -> None:
 def test_every_write_returns_next_txid(profile) -> None:
     txids = [
         profile.ingest("fact", "a").txid,
-        profile.open_session("s")[1],
-        profile.append_turn("s", "user", "hi")[1],
-        profile.kv_set("k", "x", 1)[1],
-        profile.add_document("doc")[1],
+        profile.open_session("s").txid,
+        profile.append_turn("s", "user", "hi").txid,
+        profile.kv_set("k", "x", 1).txid,
+        profile.add_document("doc").txid,
         profile.vector_upsert("v", "1", [1.0]).txid,
         profile.end_session("s").txid,
     ]
@@ -70,7 +70,7 @@ def test_min_txid(engine, profile) -> None:
 def test_delete_profile(engine, profile) -> None:
     profile.ingest("fact", "x")
     engine.delete_profile("acme", "alice")
-    assert engine.list_profiles("acme") == []
+    assert engine.list_profiles("acme").profiles == []
     engine.create_profile("acme", "alice")
     assert engine.profile("acme", "alice").txid == 0
 

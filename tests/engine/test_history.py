@@ -28,7 +28,7 @@ def test_checkpoint_and_rewind_is_atomic_and_undoable(make_engine) -> None:
     after = state(p)
     assert after["memories"] == good["memories"] and after["kv"] == good["kv"]
     assert p.recall("drink", k=5).results[0].memory.content == "Alice likes tea"
-    assert len(p.read_turns("s1")) == 1
+    assert len(p.read_turns("s1").turns) == 1
 
     # The state just before the rewind is kept: undo the rewind.
     names = {c.name: c for c in eng.list_checkpoints("acme", "alice")}
@@ -44,14 +44,14 @@ def test_rewind_to_txid_and_to_zero(make_engine) -> None:
     for i in range(5):
         p.ingest("fact", f"fact number {i}")
     eng.rewind("acme", "alice", txid=2)
-    assert [m.content for m in p.list_memories()] == ["fact number 0", "fact number 1"]
+    assert [m.content for m in p.list_memories().memories] == ["fact number 0", "fact number 1"]
     eng.rewind("acme", "alice", txid=0)
-    assert p.list_memories() == []
+    assert p.list_memories().memories == []
     p.ingest("fact", "fresh start")
-    assert [m.content for m in p.list_memories()] == ["fresh start"]
+    assert [m.content for m in p.list_memories().memories] == ["fresh start"]
     # History before the rewinds stays restorable on a fresh node.
     fresh = make_engine().profile("acme", "alice")
-    assert [m.content for m in fresh.list_memories()] == ["fresh start"]
+    assert [m.content for m in fresh.list_memories().memories] == ["fresh start"]
 
 
 def test_rewind_survives_restart_on_fresh_node(make_engine) -> None:
@@ -64,7 +64,7 @@ def test_rewind_survives_restart_on_fresh_node(make_engine) -> None:
     p.ingest("fact", "after rewind")
     eng.close()
     q = make_engine().profile("acme", "alice")
-    assert [m.content for m in q.list_memories()] == ["keep me", "after rewind"]
+    assert [m.content for m in q.list_memories().memories] == ["keep me", "after rewind"]
 
 
 def test_bad_rewinds_change_nothing(make_engine) -> None:
@@ -95,25 +95,30 @@ def test_branches_are_isolated_both_ways(make_engine) -> None:
     b = eng.create_branch("acme", "alice", "experiment")
     assert (b.parent, b.parent_txid, b.txid) == ("main", 1, 1)
     exp = eng.profile("acme", "alice", "experiment")
-    assert [m.content for m in exp.list_memories()] == ["shared past"]
+    assert [m.content for m in exp.list_memories().memories] == ["shared past"]
     exp.ingest("fact", "only in the experiment")
     p.ingest("fact", "only in main")
     assert exp.txid == 2 and p.txid == 2
-    assert [m.content for m in exp.list_memories()] == ["shared past", "only in the experiment"]
-    assert [m.content for m in p.list_memories()] == ["shared past", "only in main"]
+    assert [m.content for m in exp.list_memories().memories] == [
+        "shared past",
+        "only in the experiment",
+    ]
+    assert [m.content for m in p.list_memories().memories] == ["shared past", "only in main"]
     assert exp.recall("only in main", mode="keyword").results[0].memory.content != "only in main"
     names = [x.name for x in eng.list_branches("acme", "alice")]
     assert names == ["main", "experiment"]
     # Survives on a fresh node too.
     other = make_engine()
-    assert [m.content for m in other.profile("acme", "alice", "experiment").list_memories()] == [
+    assert [
+        m.content for m in other.profile("acme", "alice", "experiment").list_memories().memories
+    ] == [
         "shared past",
         "only in the experiment",
     ]
     eng.delete_branch("acme", "alice", "experiment")
     with pytest.raises(NotFound):
         eng.profile("acme", "alice", "experiment").list_memories()
-    assert [m.content for m in p.list_memories()] == ["shared past", "only in main"]
+    assert [m.content for m in p.list_memories().memories] == ["shared past", "only in main"]
 
 
 def test_branch_from_checkpoint_and_txid(make_engine) -> None:
@@ -125,12 +130,12 @@ def test_branch_from_checkpoint_and_txid(make_engine) -> None:
             eng.create_checkpoint("acme", "alice", "two")
     eng.create_branch("acme", "alice", "from-cp", from_checkpoint="two")
     eng.create_branch("acme", "alice", "from-tx", from_txid=3)
-    assert len(eng.profile("acme", "alice", "from-cp").list_memories()) == 2
-    assert len(eng.profile("acme", "alice", "from-tx").list_memories()) == 3
+    assert len(eng.profile("acme", "alice", "from-cp").list_memories().memories) == 2
+    assert len(eng.profile("acme", "alice", "from-tx").list_memories().memories) == 3
     eng.create_branch("acme", "alice", "nested", from_branch="from-tx")
     n = eng.profile("acme", "alice", "nested")
     n.ingest("fact", "nested fact")
-    assert len(n.list_memories()) == 4
+    assert len(n.list_memories().memories) == 4
     with pytest.raises(Conflict):
         eng.delete_branch("acme", "alice", "from-tx")  # nested was forked from it
     with pytest.raises(Conflict):
@@ -154,7 +159,7 @@ def test_burner_branch_expires(make_engine, clock) -> None:
     with pytest.raises(NotFound):
         eng.profile("acme", "alice", "burner").list_memories()
     assert [b.name for b in eng.list_branches("acme", "alice")] == ["main"]
-    assert [m.content for m in p.list_memories()] == ["main fact"]
+    assert [m.content for m in p.list_memories().memories] == ["main fact"]
 
 
 def test_branch_and_checkpoint_are_metadata_only(make_engine, shared_store) -> None:
@@ -194,7 +199,7 @@ def test_gc_deletes_only_unreachable_and_expired(make_engine, shared_store, cloc
     remaining = [i.key for i in shared_store.list("data/acme--alice/")]
     assert remaining and all("/main." in k for k in remaining)
     fresh = make_engine().profile("acme", "alice")
-    assert len(fresh.list_memories()) == 3
+    assert len(fresh.list_memories().memories) == 3
 
 
 def test_rewind_leaves_a_snapshot_so_wakes_do_not_nest(make_engine, shared_store) -> None:
@@ -209,6 +214,6 @@ def test_rewind_leaves_a_snapshot_so_wakes_do_not_nest(make_engine, shared_store
         eng.rewind("acme", "alice", txid=p.txid - 1)
     eng.hibernate("acme", "alice")
     metered.reset()
-    assert len(p.list_memories()) == 4
+    assert len(p.list_memories().memories) == 4
     stats = metered.stats()
     assert stats["get_snapshot"]["calls"] == 1 and "get_segment" not in stats

@@ -37,10 +37,11 @@ op = st.one_of(
 def snapshot(p) -> tuple:
     return (
         tuple(
-            (m.id, m.content, m.topic, m.valid_to) for m in p.list_memories(include_history=True)
+            (m.id, m.content, m.topic, m.valid_to)
+            for m in p.list_memories(include_history=True).memories
         ),
-        tuple((i.key, i.value) for i in p.kv_list("s")),
-        tuple(t.content for t in p.read_turns("chat")) if _has_chat(p) else (),
+        tuple((i.key, i.value) for i in p.kv_list("s").items),
+        tuple(t.content for t in p.read_turns("chat").turns) if _has_chat(p) else (),
     )
 
 
@@ -77,7 +78,7 @@ def test_restore_at_every_txid_and_atomic_rewind(tmp_path_factory, embedder, ops
             elif kind == "turn":
                 p.append_turn("chat", "user", step[1])
             elif kind == "forget":
-                mems = p.list_memories()
+                mems = p.list_memories().memories
                 if mems:
                     p.forget(mems[step[1] % len(mems)].id)
             elif kind == "rewind":

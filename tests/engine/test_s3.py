@@ -28,7 +28,7 @@ def test_engine_on_s3(tmp_path, moto_s3, embedder) -> None:
         q = b.profile("acme", "alice")
         assert state(q) == before
         b.rewind("acme", "alice", checkpoint="cp")
-        assert [m.content for m in q.list_memories()] == ["Alice is vegetarian"]
+        assert [m.content for m in q.list_memories().memories] == ["Alice is vegetarian"]
         assert b.profile("acme", "alice", "trial").kv_get("s", "k").value == 1
     finally:
         b.close()
@@ -41,4 +41,4 @@ def test_open_by_url(tmp_path, moto_s3, embedder, monkeypatch) -> None:
     with memoturn.open(tmp_path / "a", object_store=f"s3://{bucket}/x", embedder=embedder) as eng:
         provision(eng).ingest("fact", "over s3")
     with memoturn.open(tmp_path / "b", object_store=f"s3://{bucket}/x", embedder=embedder) as eng:
-        assert eng.profile("acme", "alice").list_memories()[0].content == "over s3"
+        assert eng.profile("acme", "alice").list_memories().memories[0].content == "over s3"

@@ -94,7 +94,7 @@ def test_an_unreachable_writer_gives_the_503_back(nodes) -> None:
     assert r.status_code == 503, r.text
     assert r.headers[WRITER_HEADER] == a.url and int(r.headers["Retry-After"]) >= 1
     assert FORWARDED_TO_HEADER not in r.headers
-    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories()]
+    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories().memories]
     assert contents == ["first, on A"]
 
 
@@ -108,7 +108,7 @@ def test_a_forwarded_request_is_never_forwarded_again(nodes) -> None:
             headers={FORWARDED_HEADER: "node-x"},
         )
     assert r.status_code == 503 and r.headers[WRITER_HEADER] == a.url
-    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories()]
+    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories().memories]
     assert contents == ["first, on A"]
 
 
@@ -120,11 +120,14 @@ def test_sdk_read_your_writes_across_nodes(nodes) -> None:
     with memoturn.Client(b.url, a.root_token) as client:
         p = client.profile("fw", "alice", read_your_writes=True)
         # B serves this read from its own copy, and keeps that copy open.
-        assert [m.content for m in p.list_memories()] == ["first, on A"]
+        assert [m.content for m in p.list_memories().memories] == ["first, on A"]
         written = p.ingest("fact", "second, through B")  # forwarded: A writes it
         assert p._calls.min_txid == written.txid
         # B's open copy is behind; the handle's next read makes B catch up first.
-        assert [m.content for m in p.list_memories()] == ["first, on A", "second, through B"]
+        assert [m.content for m in p.list_memories().memories] == [
+            "first, on A",
+            "second, through B",
+        ]
         assert p.recall("second", mode="keyword").txid >= written.txid
 
 
@@ -143,6 +146,6 @@ async def test_an_mcp_write_on_the_other_node_is_made_by_the_writer(nodes) -> No
         token = root.post("/v1/namespaces/fw/tokens", json={"profile": "alice"}).json()["token"]
     async with http_session(b.url, token) as s:
         wrote = await s.call("memory_ingest", type="fact", content="said over MCP to B")
-    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories()]
+    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories().memories]
     assert contents == ["first, on A", "said over MCP to B"]
     assert wrote["memory"]["content"] == "said over MCP to B" and wrote["txid"] == 2

@@ -64,7 +64,7 @@ async def test_in_process_with_the_root_token_of_the_directory(
     # What it wrote is in DATA/store, where a node on DATA (here: another engine) reads it.
     store = (data / "store").as_uri()
     with memoturn.open(tmp_path, object_store=store, embedder=embedder) as engine:
-        memories = engine.profile("me", "p").list_memories()
+        memories = engine.profile("me", "p").list_memories().memories
         assert [m.content for m in memories] == ["I run in process"]
 
 

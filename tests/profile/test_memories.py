@@ -8,6 +8,11 @@ from memoturn import Conflict, InvalidInput, NotFound, TooLarge
 from memoturn.core import limits
 
 
+def maintenance(handle, fn):  # type: ignore[no-untyped-def]
+    """Run an engine-internal maintenance call (not on the public handle) on the branch."""
+    return handle._engine._run(handle.key, fn)
+
+
 def test_diet_story(profile) -> None:
     first = profile.ingest("preference", "Alice is vegetarian", topic="diet")
     assert not first.duplicate and first.superseded == []
@@ -22,7 +27,7 @@ def test_diet_story(profile) -> None:
     contents = [h.memory.content for h in profile.recall("what should I cook tonight?").results]
     assert contents == ["Alice is vegan"]
 
-    history = profile.topic_history("diet")
+    history = profile.topic_history("diet").versions
     assert [m.content for m in history] == ["Alice is vegetarian", "Alice is vegan"]
     assert history[0].valid_to == history[1].valid_from
     assert history[0].superseded_by == second.memory.id
@@ -31,7 +36,7 @@ def test_diet_story(profile) -> None:
     again = profile.ingest("preference", "alice is   VEGAN", topic="diet")
     assert again.duplicate and again.memory.id == second.memory.id
     assert again.txid == second.txid  # nothing was written
-    assert len(profile.list_memories(include_history=True)) == 2
+    assert len(profile.list_memories(include_history=True).memories) == 2
 
 
 def test_duplicate_without_topic_and_distinct_types(profile) -> None:
@@ -72,9 +77,9 @@ def test_forget_keeps_tombstone(profile) -> None:
     w = profile.forget(m.id, reason="sensitive")
     assert w.count == 1
     assert profile.recall("PIN").results == []
-    tomb = profile.get_memory(m.id)
+    tomb = profile.get_memory(m.id).memory
     assert tomb.valid_to is not None and tomb.forgotten_reason == "sensitive"
-    assert profile.topic_history("pin")[0].forgotten_reason == "sensitive"
+    assert profile.topic_history("pin").versions[0].forgotten_reason == "sensitive"
     again = profile.forget(m.id)
     assert again.count == 0 and again.txid == w.txid
     with pytest.raises(NotFound):
@@ -88,7 +93,7 @@ def test_batch_is_one_transaction(profile) -> None:
             {"type": "fact", "content": "two"},
             {"type": "fact", "content": "one"},
         ]
-    )
+    ).results
     assert {r.txid for r in results} == {1}
     assert [r.duplicate for r in results] == [False, False, True]
 
@@ -117,28 +122,30 @@ def test_batch_is_one_transaction(profile) -> None:
 )
 def test_bad_input_is_rejected_and_changes_nothing(profile, fields, error) -> None:
     profile.ingest("fact", "existing")
-    before = (profile.txid, profile.list_memories(include_history=True))
+    before = (profile.txid, profile.list_memories(include_history=True).memories)
     with pytest.raises(error):
         profile.ingest_many([fields])
-    assert (profile.txid, profile.list_memories(include_history=True)) == before
+    assert (profile.txid, profile.list_memories(include_history=True).memories) == before
 
 
 def test_one_bad_item_rejects_the_batch(profile) -> None:
     with pytest.raises(InvalidInput, match=r"items\[1\]"):
-        profile.ingest_many([{"type": "fact", "content": "ok"}, {"type": "nope", "content": "x"}])
-    assert profile.txid == 0 and profile.list_memories() == []
+        profile.ingest_many(
+            [{"type": "fact", "content": "ok"}, {"type": "nope", "content": "x"}]
+        )
+    assert profile.txid == 0 and profile.list_memories().memories == []
 
 
 def test_ttl_expiry_hides_then_sweeper_purges(profile, clock) -> None:
     m = profile.ingest("fact", "The door code is 4242 today", ttl_s=60).memory
-    assert profile.get_memory(m.id).expires_at == pytest.approx(clock.now() + 60)
+    assert profile.get_memory(m.id).memory.expires_at == pytest.approx(clock.now() + 60)
     clock.advance(61)
     with pytest.raises(NotFound):
         profile.get_memory(m.id)
     assert profile.recall("door code").results == []
-    assert profile.list_memories() == []
-    assert profile.sweep().count == 1
-    assert profile.sweep().count == 0
+    assert profile.list_memories().memories == []
+    assert maintenance(profile, lambda p: p.sweep()).count == 1
+    assert maintenance(profile, lambda p: p.sweep()).count == 0
 
 
 def test_deferred_embedding(profile) -> None:
@@ -148,12 +155,15 @@ def test_deferred_embedding(profile) -> None:
             {"type": "fact", "content": "x"},
         ],
         defer_embedding=True,
-    )
-    assert profile.pending_embeddings() == 2
+    ).results
+    assert maintenance(profile, lambda p: p.pending_embeddings()) == 2
     assert profile.recall("peanuts", mode="keyword").results  # keyword-recallable at once
     assert profile.recall("which nuts must she avoid?", mode="vector").results == []
-    assert profile.embed_pending() == 2
+    assert maintenance(profile, lambda p: p.embed_pending()) == 2
     assert profile.txid == results[0].txid + 1
-    assert profile.pending_embeddings() == 0 and profile.embed_pending() == 0
+    assert (
+        maintenance(profile, lambda p: p.pending_embeddings()) == 0
+        and maintenance(profile, lambda p: p.embed_pending()) == 0
+    )
     hit = profile.recall("which nuts must she avoid?", mode="vector").results[0]
     assert hit.memory.content == "Alice is allergic to peanuts"

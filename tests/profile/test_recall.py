@@ -126,7 +126,6 @@ def test_scopes_transcript_and_documents(profile) -> None:
         {"metadata": {"a": {"b": 1}}},
         {"mode": "magic"},
         {"recency_half_life_s": -1},
-        {"unknown": 1},
     ],
 )
 def test_bad_recall_options(profile, options) -> None:

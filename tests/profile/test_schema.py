@@ -76,7 +76,7 @@ def test_v2_database_migrates_to_stemmed_keyword_indexes(tmp_path: Path, embedde
         # The delete triggers still keep the index in step: ending the session deletes
         # its task, and the index stays consistent without it.
         assert _keyword(prof, "fence", "memories") == ["Repainting the fence today"]
-        assert prof.end_session("s1").count == 1
+        assert prof.end_session("s1").deleted_tasks == 1
         assert _keyword(prof, "fence", "memories") == []
         prof.db.conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
         # New rows are indexed the same way.

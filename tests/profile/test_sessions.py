@@ -9,7 +9,8 @@ from memoturn.core import limits
 
 
 def test_transcript_in_order_verbatim(profile) -> None:
-    session, _ = profile.open_session("chat-1")
+    _r = profile.open_session("chat-1")
+    session, _ = _r.session, _r.txid
     assert session.task_ttl_s == limits.DEFAULT_TASK_TTL_S
     text = "  Hello,\n\tworld!  😀 "
     profile.append_turn("chat-1", "user", text, name="alice", metadata={"lang": "en"})
@@ -17,7 +18,7 @@ def test_transcript_in_order_verbatim(profile) -> None:
     profile.append_turns(
         "chat-1", [{"role": "tool", "content": "42"}, {"role": "user", "content": "ok"}]
     )
-    turns = profile.read_turns("chat-1")
+    turns = profile.read_turns("chat-1").turns
     assert [t.turn for t in turns] == [1, 2, 3, 4]
     assert (
         turns[0].content == text
@@ -25,7 +26,7 @@ def test_transcript_in_order_verbatim(profile) -> None:
         and turns[0].metadata == {"lang": "en"}
     )
     assert [t.role for t in turns] == ["user", "assistant", "tool", "user"]
-    assert [t.turn for t in profile.read_turns("chat-1", after=2)] == [3, 4]
+    assert [t.turn for t in profile.read_turns("chat-1", after=2).turns] == [3, 4]
 
 
 def test_tasks_expire_and_end_deletes_them(profile, clock) -> None:
@@ -35,26 +36,26 @@ def test_tasks_expire_and_end_deletes_them(profile, clock) -> None:
     profile.ingest("task", "Email Bob", session_id="s")
     profile.ingest("fact", "Bob's email is bob@example.com", session_id="s")
     assert t1.expires_at == pytest.approx(clock.now() + 3600)
-    assert len(profile.list_memories(type="task")) == 2
+    assert len(profile.list_memories(type="task").memories) == 2
     before = profile.txid
     ended = profile.end_session("s")
-    assert ended.count == 2 and ended.txid == before + 1
-    assert profile.list_memories(type="task") == []
-    assert [m.type for m in profile.list_memories(session_id="s")] == ["fact"]
-    assert len(profile.read_turns("s")) == 1  # the transcript itself stays
+    assert ended.deleted_tasks == 2 and ended.txid == before + 1
+    assert profile.list_memories(type="task").memories == []
+    assert [m.type for m in profile.list_memories(session_id="s").memories] == ["fact"]
+    assert len(profile.read_turns("s").turns) == 1  # the transcript itself stays
     with pytest.raises(Conflict):
         profile.append_turn("s", "user", "too late")
     with pytest.raises(Conflict):
         profile.ingest("task", "another", session_id="s")
-    assert profile.end_session("s").count == 0
+    assert profile.end_session("s").deleted_tasks == 0
 
 
 def test_task_ttl_default_24h(profile, clock) -> None:
     profile.ingest("task", "Water the plants", session_id="garden")
     clock.advance(limits.DEFAULT_TASK_TTL_S - 1)
-    assert len(profile.list_memories(type="task")) == 1
+    assert len(profile.list_memories(type="task").memories) == 1
     clock.advance(2)
-    assert profile.list_memories(type="task") == []
+    assert profile.list_memories(type="task").memories == []
     assert profile.recall("plants", types=["task"]).results == []
 
 
@@ -71,7 +72,7 @@ def test_bad_turns_change_nothing(profile, role, content, error) -> None:
     txid = profile.txid
     with pytest.raises(error):
         profile.append_turn("s", role, content)
-    assert profile.txid == txid and len(profile.read_turns("s")) == 1
+    assert profile.txid == txid and len(profile.read_turns("s").turns) == 1
 
 
 def test_unknown_session(profile) -> None:

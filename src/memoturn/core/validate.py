@@ -89,7 +89,7 @@ def ttl(value: object, field: str = "ttl_s") -> int | None:
 
 def integer(value: object, field: str, *, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{field} must be an integer")
+        raise wrong_type(field, "an integer", value)
     if not low <= value <= high:
         raise InvalidInput(f"{field} must be between {low} and {high}, got {value}")
     return value
@@ -98,7 +98,7 @@ def integer(value: object, field: str, *, low: int, high: int) -> int:
 def choice(value: object, field: str, allowed: Iterable[str]) -> str:
     options = list(allowed)
     if value not in options:
-        raise InvalidInput(f"{field} must be one of {', '.join(options)}; got {value!r}")
+        raise not_one_of(field, options, value)
     return str(value)
 
 
@@ -124,3 +124,45 @@ def timestamp(value: object, field: str) -> float | None:
             parsed = parsed.replace(tzinfo=dt.UTC)
         return parsed.timestamp()
     raise InvalidInput(f"{field} must be a timestamp (ISO-8601 string or epoch seconds)")
+
+
+# -- the phrasing every edge uses for malformed requests (REST, MCP, SDK see the same text) --
+
+
+def json_type(value: object) -> str:
+    """What a JSON value is, with its article: "a string", "null", "an array" ..."""
+    for name, types in (
+        ("null", (type(None),)),
+        ("a boolean", (bool,)),
+        ("a number", (int, float)),
+        ("a string", (str,)),
+        ("an array", (list, tuple)),
+        ("an object", (dict,)),
+    ):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+def wrong_type(field: str, expected: str, value: object) -> InvalidInput:
+    """``expected`` with its article: "an integer", "a string or a number"."""
+    return InvalidInput(f"{field} must be {expected}, got {json_type(value)}")
+
+
+def missing(fields: Iterable[str]) -> InvalidInput:
+    names = list(fields)
+    return InvalidInput(
+        f"missing required field{'s' if len(names) > 1 else ''}: {', '.join(names)}"
+    )
+
+
+def unknown(fields: Iterable[str], known: Iterable[str]) -> InvalidInput:
+    names = sorted(fields)
+    return InvalidInput(
+        f"unknown field{'s' if len(names) > 1 else ''}: {', '.join(names)}",
+        hint="known fields: " + (", ".join(known) or "none"),
+    )
+
+
+def not_one_of(field: str, options: Iterable[object], value: object) -> InvalidInput:
+    return InvalidInput(f"{field} must be one of {', '.join(map(str, options))}; got {value!r}")

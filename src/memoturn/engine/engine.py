@@ -515,6 +515,10 @@ class Engine(BranchOps):
                 log.warning("background embedding of %s failed", ob.key[0], exc_info=True)
                 return
 
+    def pending_embeddings(self, ns: str, name: str, branch: str = MAIN) -> int:
+        """How many memories of a branch wait for their embedding (``defer_embedding``)."""
+        return self._run(self._key(ns, name, branch), lambda p: p.pending_embeddings())
+
     def flush_embeddings(self, ns: str, name: str, branch: str = MAIN) -> None:
         """Embed everything a branch ingested with ``defer_embedding`` now."""
         key = self._key(ns, name, branch)

@@ -51,6 +51,11 @@ class ProfileHandle(ProfileAPI):
         self._engine = engine
         self.key = key
 
+    @property
+    def txid(self) -> int:
+        """The branch's head txid on this node (every answer also carries its own)."""
+        return self._run(lambda p: p.txid)
+
     def _run(self, fn: Callable[[Profile], T]) -> T:
         return self._engine._run(self.key, fn)
 

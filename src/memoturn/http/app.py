@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 import memoturn
+from memoturn.core import validate
 from memoturn.core.errors import (
     Internal,
     InvalidInput,
@@ -146,7 +147,7 @@ def _known_query_parameters(request: Request) -> None:
 
 
 def _query_names(route: Any) -> frozenset[str]:
-    names = _QUERY_NAMES.get(route)
+    names = _QUERY_NAMES.get(id(route))
     if names is None:
         found: set[str] = set()
         stack = [route.dependant]
@@ -154,11 +155,12 @@ def _query_names(route: Any) -> frozenset[str]:
             dependant = stack.pop()
             found.update(p.alias for p in dependant.query_params)
             stack.extend(dependant.dependencies)
-        names = _QUERY_NAMES[route] = frozenset(found)
+        names = _QUERY_NAMES[id(route)] = frozenset(found)
     return names
 
 
-_QUERY_NAMES: dict[Any, frozenset[str]] = {}
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+"""By id of the route (routes live as long as the app)."""
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -176,21 +178,60 @@ def _memoturn_error(request: Request, exc: MemoturnError) -> JSONResponse:
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        problems.append(f"{loc}: {err.get('msg', 'invalid')}")
-    invalid = InvalidInput(
-        "; ".join(problems) or "invalid request",
-        hint="see /openapi.json for the request schema",
-    )
-    return _memoturn_error(request, invalid)
+    errors = exc.errors()
+    first = _phrased(errors[0]) if errors else InvalidInput("invalid request")
+    if len(errors) > 1:
+        first = InvalidInput(
+            f"{first.message} (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})",
+            hint=first.hint,
+        )
+    return _memoturn_error(request, first)
+
+
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "string": "a string",
+    "bool": "a boolean",
+    "dict": "an object",
+    "model": "an object",
+    "list": "an array",
+}
+
+
+def _phrased(err: Any) -> InvalidInput:
+    """A pydantic error in the words every edge uses (:mod:`memoturn.core.validate`): the
+    field as the caller named it, no ``body.`` location, no pointer to the schema."""
+    loc = [p for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    field = field or "the request body"
+    kind, ctx, value = err.get("type", ""), err.get("ctx") or {}, err.get("input")
+    if kind == "missing":
+        return validate.missing([field])
+    if kind == "extra_forbidden":
+        return validate.unknown([field], [])
+    if kind.endswith(("_type", "_parsing")) and kind.split("_")[0] in _KINDS:
+        return validate.wrong_type(field, _KINDS[kind.split("_")[0]], value)
+    if kind in ("literal_error", "enum"):
+        expected = str(ctx.get("expected", "")).replace("'", "")
+        return InvalidInput(f"{field} must be one of {expected}; got {value!r}")
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "less_than_equal": ("at most", "le"),
+        "greater_than": ("more than", "gt"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return InvalidInput(f"{field} must be {words} {ctx.get(key)}, got {value!r}")
+    return InvalidInput(f"{field}: {err.get('msg', 'invalid')}")
 
 
 def _http_exception(request: Request, exc: HTTPException) -> JSONResponse:
     if exc.status_code == 404:
         error: MemoturnError = NotFound(
-            f"no route {request.method} {request.url.path}", hint="see /openapi.json"
+            f"no route {request.method} {request.url.path}",
+            hint="the routes are listed in docs/api.md and at /openapi.json",
         )
         return _memoturn_error(request, error)
     body = {"error": {"code": "invalid", "message": str(exc.detail), "hint": ""}}

@@ -56,7 +56,20 @@ def _wire_type(tp: Any) -> Any:
     return tp
 
 
-TTL = Field(default=None, ge=limits.MIN_TTL_S, le=limits.MAX_TTL_S, description="seconds")
+def bounded(
+    default: Any = None,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    description: str | None = None,
+) -> Any:
+    """A field whose range the engine checks (so every edge answers with the same message)
+    and the schema states."""
+    extra = {k: v for k, v in (("minimum", minimum), ("maximum", maximum)) if v is not None}
+    return Field(default, description=description, json_schema_extra=extra or None)
+
+
+TTL = bounded(minimum=limits.MIN_TTL_S, maximum=limits.MAX_TTL_S, description="seconds")
 Metadata = dict[str, Any]
 Timestamp = float | str
 """Epoch seconds or an ISO-8601 string."""
@@ -139,7 +152,7 @@ class MemoryIn(Request):
 
 
 class BatchIn(Request):
-    items: list[MemoryIn] = Field(min_length=1, max_length=limits.MAX_BATCH)
+    items: list[MemoryIn] = Field(description=f"1 to {limits.MAX_BATCH} memories")
     defer_embedding: bool = Field(
         False, description="acknowledge before embedding (bulk imports); embedded soon after"
     )
@@ -150,8 +163,8 @@ class BatchIn(Request):
 
 class RecallIn(Request):
     query: str
-    k: int = Field(10, ge=1, le=limits.MAX_RECALL_K)
-    types: list[MemoryType] | None = Field(None, min_length=1)
+    k: int = bounded(10, minimum=1, maximum=limits.MAX_RECALL_K)
+    types: list[MemoryType] | None = Field(None, description="non-empty when given")
     topic: str | None = None
     session_id: str | None = None
     source: str | None = None
@@ -163,11 +176,11 @@ class RecallIn(Request):
     metadata: dict[str, str | int | float | bool | None] | None = Field(
         None, description="keep items whose metadata has each key equal to the value"
     )
-    recency_half_life_s: float | None = Field(None, gt=0)
-    recency_weight: float = Field(0.3, ge=0, le=1)
+    recency_half_life_s: float | None = Field(None, description="positive seconds")
+    recency_weight: float = bounded(0.3, minimum=0, maximum=1)
     mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
-    min_score: float | None = Field(
-        None, ge=0, le=1, description="drop hits whose calibrated relevance is below this"
+    min_score: float | None = bounded(
+        None, minimum=0, maximum=1, description="drop hits whose calibrated relevance is below"
     )
 
 
@@ -188,7 +201,7 @@ class TurnIn(Request):
 
 
 class TurnsIn(Request):
-    turns: list[TurnIn] = Field(min_length=1, max_length=limits.MAX_BATCH)
+    turns: list[TurnIn] = Field(description=f"1 to {limits.MAX_BATCH} turns")
 
 
 # -- KV -------------------------------------------------------------------------------------
@@ -218,7 +231,7 @@ class VectorIn(Request):
 
 class VectorQueryIn(Request):
     vector: list[float] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
-    k: int = Field(10, ge=1, le=limits.MAX_RECALL_K)
+    k: int = bounded(10, minimum=1, maximum=limits.MAX_RECALL_K)
     metadata: Metadata | None = Field(None, description="keep vectors whose metadata matches")
 
 

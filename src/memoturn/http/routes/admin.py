@@ -77,7 +77,7 @@ def list_profiles(
     ns: NsPath,
     request: Request,
     caller: NamespaceAdmin,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 10_000})] = 1000,
     cursor: Annotated[str | None, Query(description="the next_cursor of the previous page")] = None,
 ) -> dict[str, object]:
     """The profiles of a namespace in name order (namespace or root token); page on with

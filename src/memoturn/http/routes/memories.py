@@ -14,7 +14,7 @@ from memoturn.http.schemas import READ_RESPONSES, wire
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}", tags=["memories"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 1000})]
 Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
 
 

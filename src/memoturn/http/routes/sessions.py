@@ -35,7 +35,7 @@ def open_session(body: schemas.SessionIn, target: Writer) -> dict[str, Any]:
 )
 def list_sessions(
     target: Reader,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 1000})] = 100,
     cursor: Cursor = None,
     min_txid: MinTxid = None,
 ) -> dict[str, Any]:
@@ -86,8 +86,10 @@ def append_turns(session_id: str, body: schemas.TurnsIn, target: Writer) -> dict
 def read_turns(
     session_id: str,
     target: Reader,
-    after: Annotated[int, Query(ge=0, description="last turn number already read")] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    after: Annotated[
+        int, Query(json_schema_extra={"minimum": 0}, description="last turn number already read")
+    ] = 0,
+    limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 10_000})] = 1000,
     cursor: Cursor = None,
     min_txid: MinTxid = None,
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from memoturn.http.schemas import READ_RESPONSES, wire
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}")
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 1000})]
 Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
 
 
@@ -79,7 +79,7 @@ def kv_list(
     space: str,
     target: Reader,
     prefix: str = "",
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(json_schema_extra={"minimum": 1, "maximum": 10_000})] = 1000,
     cursor: Cursor = None,
     min_txid: MinTxid = None,
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
+from memoturn.core import validate
 from memoturn.core.api import NodeAPI, ProfileAPI
 from memoturn.core.errors import Forbidden, Internal, InvalidInput, NotFound
 from memoturn.core.model import Record
@@ -312,16 +313,11 @@ def check_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any] | No
     required = set(schema.get("required", ()))
     unknown = sorted(set(arguments) - set(props))
     if unknown:
-        raise InvalidInput(
-            f"unknown argument{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
-            hint=f"this tool takes: {', '.join(props) or 'no arguments'}",
-        )
+        raise validate.unknown(unknown, props)
     out = {k: v for k, v in arguments.items() if v is not None or k in required}
     missing = [k for k in props if k in required and k not in out]
     if missing:
-        raise InvalidInput(
-            f"missing required argument{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
-        )
+        raise validate.missing(missing)
     return {key: _checked(value, props[key], key) for key, value in out.items()}
 
 
@@ -330,17 +326,11 @@ def _checked(value: Any, schema: Mapping[str, Any], where: str) -> Any:
     if kind is not None:
         kinds = [kind] if isinstance(kind, str) else list(kind)
         if not any(_is(value, k) for k in kinds):
-            raise InvalidInput(
-                f"argument {where!r} must be {' or '.join(_article(k) for k in kinds)}, "
-                f"got {_json_type(value)}"
-            )
+            raise validate.wrong_type(where, " or ".join(_article(k) for k in kinds), value)
         if kinds == ["integer"] and isinstance(value, float):
             value = int(value)  # 5.0 from a JSON encoder that writes every number as float
     if "enum" in schema and value not in schema["enum"]:
-        raise InvalidInput(
-            f"argument {where!r} must be one of {', '.join(map(str, schema['enum']))}; "
-            f"got {value!r}"
-        )
+        raise validate.not_one_of(where, schema["enum"], value)
     if isinstance(value, list) and "items" in schema:
         value = [_checked(item, schema["items"], f"{where}[{i}]") for i, item in enumerate(value)]
     return value
@@ -360,20 +350,6 @@ def _article(kind: str) -> str:
     return {"integer": "an integer", "object": "an object", "array": "an array"}.get(
         kind, f"a {kind}"
     )
-
-
-def _json_type(value: Any) -> str:
-    for name, types in (
-        ("null", (type(None),)),
-        ("a boolean", (bool,)),
-        ("a number", (int, float)),
-        ("a string", (str,)),
-        ("an array", (list,)),
-        ("an object", (dict,)),
-    ):
-        if isinstance(value, types):
-            return name
-    return type(value).__name__
 
 
 __all__ = [
