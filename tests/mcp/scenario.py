@@ -12,7 +12,10 @@ EXPECTED_TOOLS = [
     "memory_recall",
     "memory_forget",
     "memory_history",
+    "memory_get",
+    "memory_list",
     "transcript_append",
+    "transcript_append_many",
     "transcript_read",
     "session_end",
     "document_add",
@@ -77,6 +80,15 @@ async def memories(s: Session) -> None:
     history = await s.call("memory_history", topic="diet")
     assert history["versions"][-1]["forgotten_reason"] == "asked to"
 
+    got = await s.call("memory_get", memory_id=first["memory"]["id"])
+    assert got["memory"]["superseded_by"] == vegan["memory"]["id"] and got["txid"] >= forgot["txid"]
+    listed = await s.call("memory_list", include_history=True, limit=1)
+    assert [m["id"] for m in listed["memories"]] == [first["memory"]["id"]]
+    rest = await s.call("memory_list", include_history=True, cursor=listed["next_cursor"])
+    assert [m["id"] for m in rest["memories"]] == [vegan["memory"]["id"]]
+    assert rest["next_cursor"] is None
+    assert (await s.call("memory_list"))["memories"] == []  # both retired
+
 
 async def transcripts_and_sessions(s: Session) -> None:
     await s.call("transcript_append", session_id="chat-1", role="user", content="Book a table")
@@ -90,6 +102,16 @@ async def transcripts_and_sessions(s: Session) -> None:
         ("assistant", "For how many?"),
     ]
     assert (await s.call("transcript_read", session_id="chat-1", after=1))["turns"][0]["turn"] == 2
+    many = await s.call(
+        "transcript_append_many",
+        session_id="chat-2",
+        turns=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+    )
+    assert [t["turn"] for t in many["turns"]] == [1, 2] and many["txid"] > turn["txid"]
+    noted = await s.call(
+        "memory_ingest", type="fact", content="Alice said hi", session_id="chat-2", turn_ids=[1]
+    )
+    assert noted["memory"]["turn_ids"] == [1]
 
     task = await s.call(
         "memory_ingest", type="task", content="Find a vegan restaurant", session_id="chat-1"
@@ -108,7 +130,7 @@ async def documents(s: Session) -> None:
     doc = added["document"]
     assert added["txid"] >= 1 and doc["chunks"] == 1 and "content" not in doc
     got = await s.call("document_get", document_id=doc["id"])
-    assert got["content"] == text and got["title"] == "Travel policy"
+    assert got["document"]["content"] == text and got["document"]["title"] == "Travel policy"
     hits = await s.call("memory_recall", query="hotel budget", scopes=["documents"])
     assert hits["results"][0]["memory"]["document_id"] == doc["id"]
     deleted = await s.call("document_delete", document_id=doc["id"])
@@ -175,15 +197,19 @@ async def branches(s: Session) -> None:
 
 
 async def bad_arguments(s: Session) -> None:
+    # One message for one error on every transport, phrased for the caller.
     k = await s.fail("memory_recall", query="x", k="five")
-    assert k == {"code": "invalid", "message": "argument 'k' must be an integer, got a string",
-                 "hint": ""}  # fmt: skip
+    assert k == {"code": "invalid", "message": "k must be an integer, got a string", "hint": ""}
+    big = await s.fail("memory_recall", query="x", k=500)
+    assert big["message"] == "k must be between 1 and 200, got 500"
     kind = await s.fail("memory_ingest", type="opinion", content="x")
     assert kind["code"] == "invalid" and "fact, preference" in kind["message"]
     missing = await s.fail("memory_ingest", type="fact")
-    assert missing["message"] == "missing required argument: content"
+    assert missing["message"] == "missing required field: content"
     other = await s.fail("memory_recall", query="x", profile="bob")
-    assert other["message"] == "unknown argument: profile" and "query" in other["hint"]
+    assert other["message"] == "unknown field: profile" and "query" in other["hint"]
+    for answer in (k, big, kind, missing, other):
+        assert "body." not in answer["message"] and "openapi" not in answer["hint"]
     empty = await s.fail("memory_ingest", type="fact", content="   ")
     assert empty["code"] == "invalid" and "content" in empty["message"]
     assert (await s.fail("no_such_tool"))["code"] == "not_found"

@@ -74,7 +74,7 @@ async def test_a_namespace_token_names_the_profile_per_call(node) -> None:
         p1 = await s.call("memory_recall", profile="p1", query="chess")
         assert p1["results"][0]["memory"]["content"] == "P1 likes chess"
         missing = await s.fail("memory_recall", query="chess")
-        assert missing["message"] == "missing required argument: profile"
+        assert missing["message"] == "missing required field: profile"
         assert (await s.fail("memory_recall", profile="nope", query="x"))["code"] == "not_found"
 
 

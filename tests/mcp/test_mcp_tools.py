@@ -53,11 +53,11 @@ def test_argument_checks_name_the_argument() -> None:
         "k": 5,
     }
     for args, message in [
-        ({"query": "x", "k": True}, "argument 'k' must be an integer, got a boolean"),
-        ({"query": "x", "types": ["fact", 3]}, "argument 'types[1]' must be a string, got a"),
-        ({"query": "x", "scopes": ["web"]}, "argument 'scopes[0]' must be one of memories"),
-        ({"query": 1}, "argument 'query' must be a string, got a number"),
-        ({}, "missing required argument: query"),
+        ({"query": "x", "k": True}, "k must be an integer, got a boolean"),
+        ({"query": "x", "types": ["fact", 3]}, "types[1] must be a string, got a"),
+        ({"query": "x", "scopes": ["web"]}, "scopes[0] must be one of memories"),
+        ({"query": 1}, "query must be a string, got a number"),
+        ({}, "missing required field: query"),
     ]:
         with pytest.raises(InvalidInput, match=re.escape(message)):
             check_arguments(schema, args)
