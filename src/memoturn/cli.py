@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from memoturn import cli_inspector
 from memoturn.core.errors import InvalidInput, MemoturnError
 from memoturn.core.model import Record, iso
 from memoturn.engine.tokens import signing_seed_from
@@ -184,7 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )  # fmt: skip
     p.add_argument("namespace")
-    p.set_defaults(run=lambda c, a: c.list_profiles(a.namespace), show=_lines)
+    p.add_argument("--limit", type=int, default=1000, help="at most N profiles (1000)")
+    p.add_argument("--cursor", help="continue where the previous page ended")
+    p.set_defaults(
+        run=lambda c, a: c.list_profiles(a.namespace, limit=a.limit, cursor=a.cursor),
+        show=lambda r: cli_inspector.rows(r.profiles, str, r.next_cursor),
+    )
     p = _parser(
         pr_sub,
         "delete",
@@ -394,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("profile", type=_profile_ref, metavar="NS/PROFILE")
     p.add_argument("name")
     p.set_defaults(run=lambda c, a: c.delete_branch(*a.profile, a.name), show=_done("deleted"))
+
+    cli_inspector.add_commands(sub, _parser, common, _profile_ref)
 
     _parser(
         sub,

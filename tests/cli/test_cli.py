@@ -41,7 +41,7 @@ def test_the_command_set() -> None:
     tops = {p[0] for p in ALL}
     assert tops == {
         "serve", "ns", "profile", "token", "ingest", "recall", "checkpoint", "rewind",
-        "branch", "bench", "mcp", "eval",
+        "branch", "bench", "mcp", "eval", "memories", "sessions", "kv", "documents", "vectors",
     }  # fmt: skip
     for group, actions in {
         "profile": {"create", "list", "delete"},
@@ -221,6 +221,60 @@ def test_commands_end_to_end(served, monkeypatch, capsys) -> None:
     monkeypatch.delenv("MEMOTURN_TOKEN")
     assert run("token", "revoke", "acme/alice").startswith("revoked")
     assert run("profile", "delete", "acme/alice") == "deleted\n"
+
+
+def test_the_inspector_commands(tmp_path, embedder, monkeypatch, capsys) -> None:
+    """memories/sessions/kv/documents/vectors show what a profile holds, page by page, and
+    say "(no results)" rather than nothing."""
+    import memoturn
+
+    with ThrowawayNode(tmp_path, embedder=embedder) as node:
+        monkeypatch.setenv("MEMOTURN_URL", node.url)
+        monkeypatch.setenv("MEMOTURN_TOKEN", node.root_token)
+
+        def run(*args: str) -> str:
+            capsys.readouterr()
+            assert cli.main(list(args)) == 0, capsys.readouterr().err
+            return capsys.readouterr().out
+
+        with memoturn.Client(node.url, node.root_token) as client:
+            client.create_namespace("acme")
+            client.create_profile("acme", "alice")
+            p = client.profile("acme", "alice")
+            for prefix in ("", "vectors ", "kv ", "documents ", "sessions "):
+                assert run(*f"{prefix or 'memories '}list acme/alice".split()) == "(no results)\n"
+            old = p.ingest("preference", "Alice is vegetarian", topic="diet").memory
+            new = p.ingest("preference", "Alice is vegan", topic="diet").memory
+            p.append_turns(
+                "chat",
+                [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+            )
+            p.kv_set("scratch", "plan/1", {"step": 1})
+            p.add_document("A manual", title="Kettle")
+            p.vector_upsert("img", "a", [1.0, 0.0])
+
+        listed = run("memories", "list", "acme/alice")
+        assert listed == f"{new.id}\tpreference\t#diet\tAlice is vegan\n"
+        page = run("memories", "list", "acme/alice", "--history", "--limit", "1")
+        assert (
+            page == f"{old.id}\tpreference\t#diet\tAlice is vegetarian\t[superseded]\n"
+            f"(more: --cursor {old.id})\n"
+        )
+        rest = run("memories", "list", "acme/alice", "--history", "--cursor", old.id)
+        assert rest.startswith(new.id)
+        shown = run("memories", "get", "acme/alice", old.id)
+        assert f"superseded by:\t{new.id}" in shown and "content:\tAlice is vegetarian" in shown
+        assert run("memories", "forget", "acme/alice", new.id).startswith("forgotten (txid")
+        assert run("memories", "forget", "acme/alice", new.id) == "already retired\n"
+        assert run("memories", "list", "acme/alice") == "(no results)\n"
+        assert run("sessions", "list", "acme/alice").startswith("chat\tcreated ")
+        assert run("sessions", "show", "acme/alice", "chat") == "1\tuser\thi\n2\tassistant\thello\n"
+        assert run("kv", "list", "acme/alice") == "scratch\t1 keys\n"
+        assert run("kv", "list", "acme/alice", "scratch") == "plan/1\t{'step': 1}\n"
+        assert "Kettle\t8 bytes\t1 chunks" in run("documents", "list", "acme/alice")
+        assert run("vectors", "list", "acme/alice") == "img\t2 dims\t1 vectors\n"
+        as_json = json.loads(run("memories", "list", "acme/alice", "--history", "--json"))
+        assert [m["id"] for m in as_json["memories"]] == [old.id, new.id]
 
 
 def test_unreachable_node_is_a_clear_error(capsys) -> None:

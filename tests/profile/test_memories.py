@@ -130,9 +130,7 @@ def test_bad_input_is_rejected_and_changes_nothing(profile, fields, error) -> No
 
 def test_one_bad_item_rejects_the_batch(profile) -> None:
     with pytest.raises(InvalidInput, match=r"items\[1\]"):
-        profile.ingest_many(
-            [{"type": "fact", "content": "ok"}, {"type": "nope", "content": "x"}]
-        )
+        profile.ingest_many([{"type": "fact", "content": "ok"}, {"type": "nope", "content": "x"}])
     assert profile.txid == 0 and profile.list_memories().memories == []
 
 
