@@ -104,9 +104,7 @@ def add_commands(
             include_history=a.history, limit=a.limit, cursor=a.cursor,
         )  # fmt: skip
 
-    p.set_defaults(
-        run=list_memories, show=lambda r: rows(r.memories, _memory_line, r.next_cursor)
-    )
+    p.set_defaults(run=list_memories, show=lambda r: rows(r.memories, _memory_line, r.next_cursor))
     p = parser(
         mem_sub,
         "get",
@@ -148,9 +146,7 @@ def add_commands(
     def list_sessions(c: Any, a: argparse.Namespace) -> SessionPage:
         return handle(c, a).list_sessions(limit=a.limit, cursor=a.cursor)
 
-    p.set_defaults(
-        run=list_sessions, show=lambda r: rows(r.sessions, session_line, r.next_cursor)
-    )
+    p.set_defaults(run=list_sessions, show=lambda r: rows(r.sessions, session_line, r.next_cursor))
     p = parser(
         ses_sub,
         "show",

@@ -281,3 +281,70 @@ def test_request_log_has_route_and_profile_never_content(alice, caplog) -> None:
     assert ours[0].status == 200 and ours[0].profile_id == "acme--alice@main"
     for record in caplog.records:
         assert "SECRET" not in record.getMessage() and "t-secret" not in record.getMessage()
+
+
+def test_list_routes_page_with_a_cursor(admin, node) -> None:
+    admin.provision("acme", "lister")
+    token = admin.mint("acme", profile="lister")
+    c = httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {token}"})
+    L = "/v1/namespaces/acme/profiles/lister"
+    for i in range(3):
+        c.post(L + "/sessions", json={"session_id": f"s{i}"})
+        c.put(f"{L}/kv/space{i}/k", json={"value": i})
+        c.post(L + "/documents", json={"content": f"document {i}", "title": f"d{i}"})
+        c.put(f"{L}/vectors/col{i}/v", json={"vector": [1.0, float(i)]})
+        c.post(L + "/memories", json={"type": "fact", "content": f"fact number {i}"})
+    for route, key in [
+        ("/sessions", "sessions"), ("/kv", "spaces"), ("/documents", "documents"),
+        ("/vectors", "collections"), ("/memories", "memories"),
+    ]:  # fmt: skip
+        first = c.get(L + route, params={"limit": 2}).json()
+        assert len(first[key]) == 2 and first["next_cursor"] and first["txid"] == 15, route
+        rest = c.get(L + route, params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        assert len(rest[key]) == 1 and rest["next_cursor"] is None, route
+        everything = c.get(L + route).json()[key]
+        assert everything == first[key] + rest[key], route
+    assert c.get(L + "/kv").json()["spaces"][0] == {"name": "space0", "keys": 1}
+    docs = c.get(L + "/documents").json()["documents"]
+    assert "content" not in docs[0] and docs[0]["bytes"] == len("document 0")
+    assert c.get(L + "/vectors").json()["collections"][0]["dim"] == 2
+    batch = c.post(
+        L + "/sessions/s0/turns/batch",
+        json={"turns": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+    ).json()
+    assert [t["turn"] for t in batch["turns"]] == [1, 2] and batch["txid"] == 16
+    turns = c.get(L + "/sessions/s0/turns", params={"limit": 1}).json()
+    assert turns["next_cursor"] == "1"
+    rest = c.get(L + "/sessions/s0/turns", params={"cursor": "1"}).json()
+    assert [t["content"] for t in rest["turns"]] == ["b"]
+    _error(c.post(L + "/sessions/s0/turns/batch", json={"turns": []}), 400, "invalid")
+    _error(c.get(L + "/memories", params={"limit": 5000}), 400, "invalid")
+    c.close()
+
+
+def test_unknown_query_parameters_are_refused_and_change_nothing(alice) -> None:
+    err = _error(alice.get(P + "/memories", params={"topics": "diet"}), 400, "invalid")
+    assert err["message"] == "unknown query parameters: topics" and "topic" in err["hint"]
+    before = alice.get(P + "/memories").json()["txid"]
+    r = alice.post(P + "/memories", params={"ttl": "5"}, json={"type": "fact", "content": "q"})
+    _error(r, 400, "invalid")
+    assert alice.get(P + "/memories").json()["txid"] == before
+    assert alice.get(P + "/memories", params={"branch": "main", "limit": 1}).status_code == 200
+
+
+def test_reingest_with_new_metadata_or_ttl_updates_in_place(alice) -> None:
+    body = {"type": "fact", "content": "Alice's locker is 12", "metadata": {"v": 1}}
+    first = alice.post(P + "/memories", json=body).json()
+    same = alice.post(P + "/memories", json=body).json()
+    assert same["duplicate"] and same["updated"] == [] and same["txid"] == first["txid"]
+    changed = alice.post(P + "/memories", json={**body, "metadata": {"v": 2}, "ttl_s": 60}).json()
+    assert changed["duplicate"] and changed["updated"] == ["expires_at", "metadata"]
+    assert changed["txid"] == first["txid"] + 1
+    assert changed["memory"]["id"] == first["memory"]["id"] and changed["memory"]["expires_at"]
+    got = alice.get(f"{P}/memories/{first['memory']['id']}").json()
+    assert got["memory"]["metadata"] == {"v": 2} and got["txid"] == changed["txid"]
+    plain = alice.post(P + "/memories", json={"type": "fact", "content": "Alice's locker is 12"})
+    assert plain.json()["updated"] == []  # no metadata given: kept as it is
+    assert alice.get(f"{P}/memories/{first['memory']['id']}").json()["memory"]["metadata"] == {
+        "v": 2
+    }

@@ -95,3 +95,21 @@ def test_startup_errors_are_clear(capsys, monkeypatch, tmp_path) -> None:
     (tmp_path / "root.token").write_text("eyJ...\n")  # a node whose store is elsewhere (S3)
     assert main(["--data", str(tmp_path)]) == 1
     assert "has no local object store" in capsys.readouterr().err
+
+
+async def test_stdio_tool_allow_list(data_dir) -> None:
+    data, tokens = data_dir
+    args = ("--data", str(data), "--token", tokens["alice"], "--tools", "memory_recall,memory_list")
+    async with stdio_session(*args, "--compact") as s:
+        assert sorted(await s.tools()) == ["memory_list", "memory_recall"]
+        assert (await s.fail("memory_ingest", type="fact", content="x"))["code"] == "not_found"
+
+
+def test_an_unknown_tool_in_the_allow_list_is_a_clear_error(capsys, tmp_path) -> None:
+    from memoturn.mcp.command import main
+
+    data = tmp_path / "never-made"
+    assert main(["--data", str(data), "--tools", "memory_recal"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown tools: memory_recal" in err and "memory_recall" in err
+    assert not data.exists()  # refused before anything was opened

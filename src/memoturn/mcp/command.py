@@ -109,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
+        args.tools = allowed_tools(args.tools)  # a typo is refused before anything opens
         with _in_process(args) if args.data else _remote(args) as caller:
             # A client stops its server with SIGTERM: unwind, so the engine ships what is
             # pending and releases its leases.
@@ -139,7 +140,7 @@ def _remote(args: argparse.Namespace) -> Iterator[Caller]:
             )  # fmt: skip
         binding = bind(
             unverified_claims(client.token), args.namespace, args.profile,
-            tools=allowed_tools(args.tools), compact=args.compact,
+            tools=args.tools, compact=args.compact,
         )  # fmt: skip
         yield Caller(NodeBackend(client), binding)
 
@@ -184,7 +185,7 @@ def _in_process_caller(engine: Engine, data: Path, args: argparse.Namespace) -> 
         token = authority.mint_root()
     grant = authority.verify(token)
     binding = bind(
-        grant, args.namespace, args.profile, tools=allowed_tools(args.tools), compact=args.compact
+        grant, args.namespace, args.profile, tools=args.tools, compact=args.compact
     )
     if grant.kind == ROOT and binding.profile is not None:
         engine.create_namespace(binding.namespace)
