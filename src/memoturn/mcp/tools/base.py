@@ -215,13 +215,14 @@ def call(
     answer: Answer
     if tool.on_profile is not None:
         on_profile = tool.on_profile
-        answer = backend.profile(target, tool.scope, lambda p: on_profile(p, args))
+        # A fresh copy per run: a refused write is made again on the writer (forwarding).
+        answer = backend.profile(target, tool.scope, lambda p: on_profile(p, dict(args)))
     elif tool.on_node is not None:
         on_node = tool.on_node
         answer = backend.history(
             target,
             tool.scope,
-            lambda node: on_node(node, target, args),
+            lambda node: on_node(node, target, dict(args)),
             spans_branches=tool.access == "branches",
         )
     else:
