@@ -17,6 +17,7 @@ on a free port instead of 8765 (the advertised address follows).
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import signal
@@ -29,14 +30,31 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helmchart import ROOT, Image, container, dockerfile, manifests, pod_environment
+from helmchart import ROOT, Image, ci_values, container, dockerfile, manifests, pod_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from seaweed import free_ports
+from seaweed import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, free_ports
 
 STARTUP_BOUND_S = 120.0  # the chart's startupProbe: periodSeconds 2 x failureThreshold 60
 IMAGE_VENV = "/opt/memoturn"
+
+
+SIGNING_KEY = "5e" * 32
+
+
+def chart_values(endpoint: str, prefix: str) -> dict[str, Any]:
+    """The chart's "S3 with existing Secrets" value set, pointed at this S3 server."""
+    values = copy.deepcopy(ci_values("s3-existing-secrets.yaml"))
+    values["objectStore"].update(url=f"s3://{BUCKET}/{prefix}", endpoint=endpoint, region=REGION)
+    return values
+
+
+# The Secrets docs/deploy.md has the operator make before installing.
+SECRETS = {
+    "memoturn-s3": {"access-key-id": ACCESS_KEY, "secret-access-key": SECRET_KEY},
+    "memoturn-signing-key": {"key": SIGNING_KEY},
+}
 
 
 def runtime_distributions() -> list[metadata.Distribution]:
@@ -224,6 +242,16 @@ class Pod:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"{self.name} did not start in {STARTUP_BOUND_S}s:\n{self.log()}")
+
+    def wait_ready(self) -> Pod:
+        """Started, then ready as the readiness probe sees it: /readyz answers 200."""
+        self.wait_started()
+        deadline = time.monotonic() + STARTUP_BOUND_S
+        while httpx.get(self.url + "/readyz", timeout=5).status_code != 200:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} never became ready:\n{self.log()}")
+            time.sleep(0.1)
+        return self
 
     def uids(self) -> set[int]:
         """The real, effective, saved and filesystem uids of the running node."""

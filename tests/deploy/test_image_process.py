@@ -7,60 +7,21 @@ what a SIGKILLed one acknowledged."""
 
 from __future__ import annotations
 
-import copy
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from helmchart import ci_values, dockerfile
-from imageroot import IMAGE_VENV, Pod, build_install, runtime_distributions, snapshot
+from helmchart import dockerfile
+from imageroot import IMAGE_VENV, SECRETS, Pod, chart_values, runtime_distributions, snapshot
 from packaging.utils import canonicalize_name
 
-from seaweed import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, make_store, weed_mini
+from seaweed import make_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-SIGNING_KEY = "5e" * 32
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with weed_mini(tmp_path_factory.mktemp("seaweedfs")) as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def image_root() -> Iterator[Path]:
-    # Not under pytest's tmp dir: that one is 0700, and the node runs as the image's user.
-    root = Path(tempfile.mkdtemp(prefix="memoturn-image-"))
-    os.chmod(root, 0o755)
-    try:
-        build_install(root)
-        yield root
-    finally:
-        shutil.rmtree(root)
-
-
-def chart_values(endpoint: str, prefix: str) -> dict[str, Any]:
-    """The chart's "S3 with existing Secrets" value set, pointed at this S3 server."""
-    values = copy.deepcopy(ci_values("s3-existing-secrets.yaml"))
-    values["objectStore"].update(url=f"s3://{BUCKET}/{prefix}", endpoint=endpoint, region=REGION)
-    return values
-
-
-# The Secrets docs/deploy.md has the operator make before installing.
-SECRETS = {
-    "memoturn-s3": {"access-key-id": ACCESS_KEY, "secret-access-key": SECRET_KEY},
-    "memoturn-signing-key": {"key": SIGNING_KEY},
-}
 
 
 def test_the_install_holds_the_runtime_dependencies_only() -> None:
