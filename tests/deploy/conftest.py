@@ -32,4 +32,8 @@ def image_root() -> Iterator[Path]:
         build_install(root)
         yield root
     finally:
+        if os.geteuid() != 0:  # the copy was made read-only for us too
+            for path in [root, *root.rglob("*")]:
+                if path.is_dir() and not path.is_symlink():
+                    os.chmod(path, 0o755)
         shutil.rmtree(root)

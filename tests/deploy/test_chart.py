@@ -6,6 +6,7 @@ what it does not know."""
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import helm_python as helm
@@ -14,6 +15,7 @@ import pytest
 from helmchart import (
     CHART,
     CI_VALUES,
+    DOCKERFILE,
     ci_values,
     container,
     dockerfile,
@@ -363,3 +365,57 @@ def test_the_values_schema_refuses_a_bad_value(change: dict[str, Any], where: st
 def test_the_values_schema_accepts_the_minimal_values() -> None:
     with helm.Chart.load(CHART) as chart:
         chart.validate_schema(MINIMAL)
+
+
+# Every MEMOTURN_* variable the chart sets, and the `memoturn serve` option it configures.
+SERVE_OPTIONS = {
+    "MEMOTURN_HOST": "host",
+    "MEMOTURN_PORT": "port",
+    "MEMOTURN_DATA": "data",
+    "MEMOTURN_ADVERTISE": "advertise",
+    "MEMOTURN_OBJECT_STORE": "object_store",
+    "MEMOTURN_S3_ENDPOINT": "s3_endpoint",
+    "MEMOTURN_DURABILITY": "durability",
+    "MEMOTURN_HIBERNATE_AFTER": "hibernate_after",
+    "MEMOTURN_MIN_TXID_WAIT": "min_txid_wait",
+    "MEMOTURN_LOG_LEVEL": "log_level",
+}
+
+
+def test_memoturn_serve_reads_every_variable_the_chart_sets(monkeypatch) -> None:
+    """A misspelt variable would be ignored silently by the node: each one must move the
+    option it is meant for."""
+    from memoturn.cli import build_parser
+
+    values = ci_values("s3-existing-secrets.yaml")
+    values["node"] = {"durability": "local", "hibernateAfter": 42.5, "minTxidWait": 2,
+                      "logLevel": "debug"}  # fmt: skip
+    env = pod_environment(
+        container(manifests(values)),
+        pod_ip="10.1.2.3",
+        secrets=_secrets("s3-existing-secrets.yaml"),
+    )
+    ours = {k for k in env if k.startswith("MEMOTURN_")}
+    assert ours == {*SERVE_OPTIONS, "MEMOTURN_SIGNING_KEY"}
+    for name in list(os.environ):
+        if name.startswith("MEMOTURN_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = build_parser().parse_args(["serve"])
+    for name, option in SERVE_OPTIONS.items():
+        parsed = getattr(args, option)
+        wanted = type(parsed)(env[name]) if isinstance(parsed, int | float) else env[name]
+        assert parsed == wanted, name
+    # read by serve itself when it starts (tests/deploy/test_image_process.py runs it)
+    from memoturn.cli import _env
+
+    assert _env("SIGNING_KEY") == "k" * 64
+
+
+def test_the_image_installs_the_runtime_dependencies_only() -> None:
+    """The build installs the package with requirements.txt as constraints (pins, not a
+    list to install): the dev and test packages stay out of the image."""
+    text = DOCKERFILE.read_text()
+    assert "pip install --constraint requirements.txt ." in text
+    assert "-r requirements.txt" not in text and "[dev]" not in text
