@@ -555,6 +555,9 @@ def _serve(args: argparse.Namespace) -> int:
     options["address"] = _advertised(args.advertise, host, port)
     engine = memoturn.open(data, **options)
     try:
+        load_model = getattr(engine.embedder, "load", None)
+        if load_model is not None:
+            load_model()  # before the port answers: a startup probe waits for the model
         app = create_app(engine, signing_seed=seed)
         print(f"Memoturn node listening on http://{host}:{port}", flush=True)
         print(f"root token: {(data / 'root.token').resolve()}", flush=True)

@@ -160,3 +160,12 @@ class Catalog:
         with contextlib.suppress(PreconditionFailed):
             self.store.put(key, secrets.token_bytes(size), if_absent=True, op="create_secret")
         return self.store.get(key, op="get_secret").data
+
+    def stored_secret(self, name: str) -> bytes | None:
+        """The deployment secret ``name`` as the store holds it now (``None`` if it has
+        none); reads only, never creates."""
+        check_name(name, "secret name")
+        try:
+            return self.store.get(keys.deployment_secret(name), op="get_secret").data
+        except ObjectNotFound:
+            return None

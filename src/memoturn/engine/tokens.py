@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from memoturn.core import validate
-from memoturn.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from memoturn.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
 from memoturn.core.model import MintedToken
 from memoturn.core.names import ROOT_TOKEN_FILE, check_name, database_id
 
@@ -74,11 +75,34 @@ class TokenAuthority:
     def __init__(self, engine: Engine, *, seed: bytes | None = None) -> None:
         """``seed``: 32 bytes overriding the deployment secret (``MEMOTURN_SIGNING_KEY``)."""
         self._engine = engine
+        self._seed_in_store = seed is None
         seed = seed if seed is not None else engine.deployment_secret(SIGNING_SECRET)
         if len(seed) != 32:
             raise InvalidInput(f"the token-signing seed must be 32 bytes, got {len(seed)}")
+        self._seed = seed
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
         self._public = self._key.public_key()
+
+    def check(self) -> None:
+        """Readiness of the signing key: it signs and verifies, and when it comes from the
+        object store, the store still holds this very key. A node whose store lost the
+        secret, or that now reaches another store, would sign tokens its peers refuse:
+        :class:`Unavailable` then (a store that does not answer raises its own)."""
+        if self._seed_in_store:
+            stored = self._engine.catalog.stored_secret(SIGNING_SECRET)
+            if stored != self._seed:
+                raise Unavailable(
+                    "the object store does not hold the token-signing key this node started "
+                    "with" + (" (it holds none)" if stored is None else " (it holds another)"),
+                    hint="restart the node against the deployment's store, or give every node "
+                    "the same MEMOTURN_SIGNING_KEY",
+                    retry_after=5,
+                )
+        probe = b"memoturn readiness"
+        try:
+            self._public.verify(self._key.sign(probe), probe)
+        except InvalidSignature as e:  # cannot happen with a sound key; say so if it does
+            raise Unavailable("the token-signing key does not verify its own signature") from e
 
     # -- minting ---------------------------------------------------------------------------
 

@@ -113,11 +113,14 @@ def _node_routes(app: FastAPI) -> None:
 
     @app.get("/readyz", response_model=schemas.Status, tags=["node"])
     def readyz(request: Request) -> dict[str, str]:
-        """Readiness: the engine can read its catalog."""
+        """Readiness: the object store answers (the catalog lists) and the token-signing
+        key is the deployment's (503 otherwise, with the reason)."""
+        node = node_of(request)
         try:
-            node_of(request).engine.list_namespaces()
+            node.engine.list_namespaces()
         except OSError as e:
             raise Unavailable(f"the engine cannot read its data: {e}", retry_after=1) from e
+        node.tokens.check()
         return {"status": "ready"}
 
     @app.get(
