@@ -272,3 +272,21 @@ def test_request_log_has_route_and_profile_never_content(alice, caplog) -> None:
     assert ours[0].status == 200 and ours[0].profile_id == "acme--alice@main"
     for record in caplog.records:
         assert "SECRET" not in record.getMessage() and "t-secret" not in record.getMessage()
+
+
+def test_ingest_valid_from_over_http(alice) -> None:
+    body = {
+        "type": "event",
+        "content": "Alice joined in 2020",
+        "valid_from": "2020-01-01T00:00:00Z",
+    }
+    made = alice.post(P + "/memories", json=body).json()["memory"]
+    assert made["valid_from"] == "2020-01-01T00:00:00Z" and made["created_at"] > "2026"
+    before = alice.get(P + "/memories").json()["txid"]
+    for bad, message in (
+        ("2999-01-01T00:00:00Z", "valid_from is in the future"),
+        ("soon", "valid_from is not an ISO-8601 timestamp"),
+    ):
+        r = alice.post(P + "/memories", json={**body, "content": "x", "valid_from": bad})
+        assert _error(r, 400, "invalid")["message"].startswith(message)
+    assert alice.get(P + "/memories").json()["txid"] == before

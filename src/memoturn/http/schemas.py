@@ -119,6 +119,11 @@ class MemoryIn(Request):
     ttl_s: int | None = TTL
     metadata: Metadata | None = None
     idempotency_key: str | None = None
+    valid_from: Timestamp | None = Field(
+        None,
+        description="since when the memory has been true, if before now (epoch seconds or "
+        "ISO-8601); default: the time of the write",
+    )
 
 
 class IngestOut(BaseModel):

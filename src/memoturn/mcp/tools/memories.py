@@ -80,6 +80,10 @@ MEMORY_INGEST = Tool(
         "idempotency_key": string(
             "Optional key; retrying with the same key returns the first answer."
         ),
+        "valid_from": _timestamp(
+            "Optional: since when this has been true, if earlier than now (e.g. the user said "
+            "it in a conversation last month). Default: now."
+        ),
     },
     required=("type", "content"),
     scope=WRITE,
