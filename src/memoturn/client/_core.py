@@ -33,6 +33,7 @@ from memoturn.core.model import (
     Written,
 )
 from memoturn.engine.tokens import ROOT_TOKEN_FILE, MintedToken
+from memoturn.storage.gc import GcReport
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -258,6 +259,18 @@ class NodeCalls:
     def revoke_tokens(self, ns: str, name: str) -> Call[int]:
         """Revoke every profile token of a profile; returns the new token epoch."""
         return Call("POST", self._p(ns, name) + "/revoke-tokens", lambda d: d["epoch"])
+
+    def gc(self) -> Call[list[GcReport]]:
+        """Run one garbage collection on the node now (root token): per profile, the
+        expired burner branches removed and the unreachable objects deleted."""
+        return Call(
+            "POST",
+            "/v1/gc",
+            lambda d: [
+                GcReport(p["profile"], p["expired_branches"], p["deleted"], p["kept"])
+                for p in d["profiles"]
+            ],
+        )
 
     def create_checkpoint(
         self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN

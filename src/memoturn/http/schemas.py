@@ -84,6 +84,17 @@ class TokenOut(BaseModel):
     expires_at: str | None
 
 
+class GcProfileOut(BaseModel):
+    profile: str = Field(description="the profile's database id, NS--PROFILE")
+    expired_branches: list[str] = Field(description="burner branches removed")
+    deleted: int = Field(description="unreachable objects deleted")
+    kept: int = Field(description="objects kept (reachable, or too young to delete)")
+
+
+class GcOut(BaseModel):
+    profiles: list[GcProfileOut]
+
+
 class RevokedOut(BaseModel):
     epoch: int = Field(description="tokens minted before this epoch are revoked")
 
