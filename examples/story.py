@@ -81,7 +81,7 @@ class Story:
         print(f"    {text}")
 
     def user(self, text: str) -> None:
-        print(f"    user:   {text}")
+        print(f"    user:   {text if chr(10) not in text else repr(text)}")
 
     # -- claims ---------------------------------------------------------------------------
 

@@ -84,11 +84,21 @@ class NodeProcess:
 
     def start(self, timeout_s: float = 60.0) -> NodeProcess:
         """Start the node and return once it answers ``/readyz``."""
+        return self.launch().wait_ready(timeout_s)
+
+    def launch(self) -> NodeProcess:
+        """Start the child process without waiting for it (see :meth:`wait_ready`), so
+        several nodes can boot at once."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(
                 self._command, stdout=log, stderr=subprocess.STDOUT, env=self._env
             )
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> NodeProcess:
+        """Wait until the launched node answers ``/readyz``; :class:`NodeFailed` if it
+        exits or does not get there within ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         while not self.url:
             self._check_alive()
@@ -182,10 +192,13 @@ def deployment(nodes: int = 1) -> Iterator[Deployment]:
     with tempfile.TemporaryDirectory(prefix="memoturn-deployment-") as tmp:
         store = (Path(tmp) / "bucket").as_uri()
         with contextlib.ExitStack() as stack:
-            started = [
-                stack.enter_context(NodeProcess(data_dir=Path(tmp) / f"node-{i}", object_store=store))
-                for i in range(nodes)
-            ]
+            started = []
+            for i in range(nodes):  # boot them side by side
+                node = NodeProcess(data_dir=Path(tmp) / f"node-{i}", object_store=store)
+                stack.callback(node.stop)
+                started.append(node.launch())
+            for node in started:
+                node.wait_ready()
             yield Deployment([n.url for n in started], started[0].root_token, True)
 
 
