@@ -104,16 +104,18 @@ def summary(tool: str, answer: dict[str, Any]) -> str:
             return "nothing relevant"
         return "; ".join(f"{h['memory']['content']!r} (score {h['score']:.2f})" for h in hits[:3])
     if tool == "memory_history":
-        return " -> ".join(
-            f"{v['content']!r} ({'current' if v['valid_to'] is None else 'until ' + v['valid_to'][:10]})"
-            for v in answer["versions"]
-        )
+        versions = answer["versions"]
+        until = [
+            "current" if v["valid_to"] is None else f"until {v['valid_to'][:10]}" for v in versions
+        ]
+        return " -> ".join(f"{v['content']!r} ({u})" for v, u in zip(versions, until, strict=True))
     if tool == "checkpoint_create":
         return f"checkpoint {answer['name']!r} pins txid {answer['txid']}"
     if tool == "rewind":
         return f"rewound; now at txid {answer['txid']}, undo with {answer['undo_checkpoint']!r}"
     if tool == "branch_create":
-        return f"branch {answer['name']!r} forked from {answer['parent']} at txid {answer['parent_txid']}"
+        fork = f"{answer['parent']} at txid {answer['parent_txid']}"
+        return f"branch {answer['name']!r} forked from {fork}"
     if tool == "session_end":
         return f"session ended; {answer['deleted_tasks']} task(s) deleted at txid {answer['txid']}"
     if "txid" in answer:
@@ -190,7 +192,10 @@ class ModelAgent:
                     done.reply = message.get("content") or ""
                     return done
                 for c in calls:
-                    tool, args = c["function"]["name"], json.loads(c["function"]["arguments"] or "{}")
+                    tool, args = (
+                        c["function"]["name"],
+                        json.loads(c["function"]["arguments"] or "{}"),
+                    )
                     try:
                         answer = await mcp.call(tool, **args)
                     except ToolError as e:

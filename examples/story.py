@@ -119,7 +119,8 @@ class Story:
             print(f"{self.name}: FAILED at {self._failure}", flush=True)
             return 1
         extra = f", {self.skipped} left to the model" if self.skipped else ""
-        print(f"\n{self.name}: ok ({self.steps} steps, {self.checks} claims checked{extra}, {elapsed})")
+        done = f"{self.steps} steps, {self.checks} claims checked{extra}, {elapsed}"
+        print(f"\n{self.name}: ok ({done})")
         return 0
 
 

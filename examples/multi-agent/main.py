@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import memoturn  # noqa: E402
-from memoturn.testing import deployment  # noqa: E402
-from story import Story  # noqa: E402
+from story import Story
+
+import memoturn
+from memoturn.testing import deployment
 
 NS, PROFILE = "lab", "offsite"
 FINDINGS = [
@@ -33,7 +34,14 @@ def tell(story: Story) -> None:
     with deployment(nodes=2) as d:
         a, b = d.urls[0], d.urls[-1]
         two = a != b
-        story.say(f"node A: {a}" + (f"   node B: {b} (one object store)" if two else " (one node: set MEMOTURN_PEER_URL for two)"))
+        story.say(
+            f"node A: {a}"
+            + (
+                f"   node B: {b} (one object store)"
+                if two
+                else " (one node: set MEMOTURN_PEER_URL for two)"
+            )
+        )
         with memoturn.Client(a, d.token) as root:
             root.create_namespace(NS)
             ns_token = root.mint_token(NS).token
@@ -52,20 +60,33 @@ def provision(story: Story, orchestrator: memoturn.Client) -> dict[str, str]:
         if PROFILE in orchestrator.list_profiles(NS):
             orchestrator.delete_profile(NS, PROFILE)  # a fresh start on a node of your own
         orchestrator.create_profile(NS, PROFILE)
-        scopes = {"planner": ["read", "write"], "researcher": ["read", "write"], "executor": ["read"]}
+        scopes = {
+            "planner": ["read", "write"],
+            "researcher": ["read", "write"],
+            "executor": ["read"],
+        }
         tokens = {}
         for agent, allowed in scopes.items():
             tokens[agent] = orchestrator.mint_token(NS, PROFILE, scopes=allowed).token
-            story.agent(f"mints a token for the {agent}: profile {NS}/{PROFILE}, scopes {'+'.join(allowed)}")
-        story.check(PROFILE in orchestrator.list_profiles(NS), f"profile {NS}--{PROFILE} is provisioned")
+            story.agent(
+                f"mints a token for the {agent}: profile {NS}/{PROFILE}, scopes {'+'.join(allowed)}"
+            )
+        story.check(
+            PROFILE in orchestrator.list_profiles(NS), f"profile {NS}--{PROFILE} is provisioned"
+        )
     return tokens
 
 
 def work(story: Story, planner, researcher, executor, orchestrator, two: bool) -> None:  # type: ignore[no-untyped-def]
-    shared = {"planner": planner.profile(NS, PROFILE), "researcher": researcher.profile(NS, PROFILE)}
+    shared = {
+        "planner": planner.profile(NS, PROFILE),
+        "researcher": researcher.profile(NS, PROFILE),
+    }
     with story.step("The planner (on node A) writes the plan"):
         plan = shared["planner"].ingest(
-            "instruction", "Plan the team offsite in Lisbon for 12 people in March", source="planner"
+            "instruction",
+            "Plan the team offsite in Lisbon for 12 people in March",
+            source="planner",
         )
         story.agent("ingests the plan with source 'planner'")
         story.memory(f"stored {plan.memory.id} at txid {plan.txid}")
@@ -75,13 +96,20 @@ def work(story: Story, planner, researcher, executor, orchestrator, two: bool) -
         txids = []
         for content, topic in FINDINGS:
             r = shared["researcher"].ingest(
-                "fact", content, topic=f"offsite-{topic}", source="researcher",
+                "fact",
+                content,
+                topic=f"offsite-{topic}",
+                source="researcher",
                 metadata={"found_by": "web search"},
-            )  # fmt: skip
+            )
             txids.append(r.txid)
             story.agent(f"ingests {content!r}")
             story.memory(f"stored at txid {r.txid}")
-        story.equal(txids, [plan.txid + 1, plan.txid + 2, plan.txid + 3], "one dense history: each write got the next txid")
+        story.equal(
+            txids,
+            [plan.txid + 1, plan.txid + 2, plan.txid + 3],
+            "one dense history: each write got the next txid",
+        )
         if two:
             story.say("(node B does not hold the writer lease: it forwarded each write to node A)")
         last = txids[-1]
@@ -93,11 +121,21 @@ def work(story: Story, planner, researcher, executor, orchestrator, two: bool) -
         for h in hits:
             story.memory(f"{h.memory.content!r}  (source: {h.memory.source})")
         found = {h.memory.content: h.memory.source for h in hits}
-        story.check(all(found.get(c) == "researcher" for c, _ in FINDINGS), "every finding is there, marked as the researcher's")
-        story.equal(found.get("Plan the team offsite in Lisbon for 12 people in March"), "planner", "the plan is marked as the planner's")
+        story.check(
+            all(found.get(c) == "researcher" for c, _ in FINDINGS),
+            "every finding is there, marked as the researcher's",
+        )
+        story.equal(
+            found.get("Plan the team offsite in Lisbon for 12 people in March"),
+            "planner",
+            "the plan is marked as the planner's",
+        )
         only = view.recall("offsite", source="researcher", k=10).results
-        story.equal(sorted(h.memory.content for h in only), sorted(c for c, _ in FINDINGS),
-                    "filtering by source gives exactly the researcher's facts")  # fmt: skip
+        story.equal(
+            sorted(h.memory.content for h in only),
+            sorted(c for c, _ in FINDINGS),
+            "filtering by source gives exactly the researcher's facts",
+        )
         try:
             view.ingest("fact", "Booked Hotel Baixa", source="executor")
             refused = None

@@ -17,10 +17,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import memoturn  # noqa: E402
-from agent import ModelAgent, ScriptedAgent, ToolError, Turn, converse, mcp_session, narrate_call  # noqa: E402
-from memoturn.testing import deployment  # noqa: E402
-from story import Story, epoch  # noqa: E402
+from agent import ModelAgent, ScriptedAgent, ToolError, Turn, converse, mcp_session, narrate_call
+from story import Story, epoch
+
+import memoturn
+from memoturn.testing import deployment
 
 NS = "acme"
 SESSION = "ticket-88"
@@ -43,15 +44,23 @@ def script(now: float = 0.0) -> dict[str, Turn]:
             OPENING,
             [
                 status("Ticket #88 is open: Alice was charged twice for order #A-1042"),
-                ("memory_ingest", {"type": "task", "session_id": SESSION,
-                                   "content": "Follow up on the refund for ticket #88"}),
+                (
+                    "memory_ingest",
+                    {
+                        "type": "task",
+                        "session_id": SESSION,
+                        "content": "Follow up on the refund for ticket #88",
+                    },
+                ),
             ],
             "Sorry about that! Ticket #88 is open and I will follow up on the refund.",
         ),
         "news": Turn(
             "Any news on my refund?",
-            [("memory_recall", {"query": "ticket #88 refund status", "k": 3}),
-             status("Ticket #88: the refund is approved and waiting on finance")],
+            [
+                ("memory_recall", {"query": "ticket #88 refund status", "k": 3}),
+                status("Ticket #88: the refund is approved and waiting on finance"),
+            ],
             "Good news: the refund is approved and with finance now.",
         ),
         "done": Turn(
@@ -59,15 +68,21 @@ def script(now: float = 0.0) -> dict[str, Turn]:
             [status("Ticket #88 is resolved: the duplicate charge was refunded")],
             "Glad to hear it! Ticket #88 is resolved.",
         ),
-    }  # fmt: skip
+    }
 
 
 async def tell(story: Story, agent: ScriptedAgent | ModelAgent) -> None:
     with deployment() as node:
-        story.say(f"node: {node.url}" + (" (a throwaway node started for this run)" if node.throwaway else ""))
+        story.say(
+            f"node: {node.url}"
+            + (" (a throwaway node started for this run)" if node.throwaway else "")
+        )
         with memoturn.Client(node.url, node.token) as admin:
             tokens = provision(story, admin)
-        with memoturn.Client(node.url, tokens["alice"]) as alice_sdk, memoturn.Client(node.url, tokens["bob"]) as bob_sdk:
+        with (
+            memoturn.Client(node.url, tokens["alice"]) as alice_sdk,
+            memoturn.Client(node.url, tokens["bob"]) as bob_sdk,
+        ):
             async with mcp_session(node.url, tokens["alice"]) as mcp:
                 ticket = await ticket_88(story, agent, mcp, alice_sdk.profile(NS, "alice"))
             await bobs_agent(story, node.url, tokens["bob"], bob_sdk, ticket)
@@ -87,7 +102,9 @@ def provision(story: Story, admin: Any) -> dict[str, str]:
         except memoturn.InvalidInput as e:
             refused = e
             story.memory(f"a profile named 'alice--2' is refused: {e.message}")
-        story.check(refused is not None, "'--' never appears in a name, so acme--alice is unambiguous")
+        story.check(
+            refused is not None, "'--' never appears in a name, so acme--alice is unambiguous"
+        )
         story.check({"alice", "bob"} <= set(admin.list_profiles(NS)), "both profiles exist")
         tokens = {n: admin.mint_token(NS, n).token for n in ("alice", "bob")}
         story.agent("mints a profile token for each customer's agent")
@@ -97,12 +114,19 @@ def provision(story: Story, admin: Any) -> dict[str, str]:
 async def ticket_88(story: Story, agent: Any, mcp: Any, alice: Any) -> dict[str, Any]:
     with story.step("Alice writes in: ticket #88 opens, with a follow-up task for this session"):
         done = await converse(story, agent, mcp, SESSION, script()["open"])
-        tasks = [a["memory"] for a in done.answers("memory_ingest") if a["memory"]["type"] == "task"]
+        tasks = [
+            a["memory"] for a in done.answers("memory_ingest") if a["memory"]["type"] == "task"
+        ]
         story.check(len(tasks) == 1, "one follow-up task was stored", model_dependent=True)
         for t in tasks:
             ttl = epoch(t["expires_at"]) - epoch(t["created_at"])
-            story.memory(f"task {t['content']!r} expires {t['expires_at']} ({ttl / 3600:.0f} h after it was made)")
-            story.equal(ttl, 24 * 3600.0, "a session task lives 24 h by default", model_dependent=True)
+            story.memory(
+                f"task {t['content']!r} expires {t['expires_at']}, "
+                f"{ttl / 3600:.0f} h after it was made"
+            )
+            story.equal(
+                ttl, 24 * 3600.0, "a session task lives 24 h by default", model_dependent=True
+            )
             story.equal(t["session_id"], SESSION, "it is scoped to the session")
 
     with story.step("The ticket moves: refund approved, then resolved"):
@@ -112,21 +136,30 @@ async def ticket_88(story: Story, agent: Any, mcp: Any, alice: Any) -> dict[str,
         narrate_call(story, "memory_history", {"topic": STATUS}, history)
         versions = history["versions"]
         story.equal(len(versions), 3, "the status has three versions", model_dependent=True)
-        story.check(all(v["valid_to"] for v in versions[:-1]) and not versions[-1]["valid_to"],
-                    "each replaced the one before; only the last is current", model_dependent=True)  # fmt: skip
+        story.check(
+            all(v["valid_to"] for v in versions[:-1]) and not versions[-1]["valid_to"],
+            "each replaced the one before; only the last is current",
+            model_dependent=True,
+        )
         hits = await mcp.call("memory_recall", query="what is the status of ticket #88?", k=5)
         narrate_call(story, "memory_recall", {"query": "what is the status of ticket #88?"}, hits)
         offered = [h["memory"]["content"] for h in hits["results"]]
-        story.check(bool(versions) and offered[:1] == [versions[-1]["content"]]
-                    and not {v["content"] for v in versions[:-1]} & set(offered),
-                    "recall offers the current status only", model_dependent=True)  # fmt: skip
+        story.check(
+            bool(versions)
+            and offered[:1] == [versions[-1]["content"]]
+            and not {v["content"] for v in versions[:-1]} & set(offered),
+            "recall offers the current status only",
+            model_dependent=True,
+        )
 
     with story.step("The conversation is kept verbatim"):
         read = await mcp.call("transcript_read", session_id=SESSION)
         said = [(t["role"], t["content"]) for t in read["turns"]]
         story.memory(f"{len(said)} turns; the first: {said[0][1]!r}")
         story.equal(said[0], ("user", OPENING), "the first turn is byte for byte what Alice wrote")
-        story.equal([r for r, _ in said], ["user", "assistant"] * 3, "every turn is there, in order")
+        story.equal(
+            [r for r, _ in said], ["user", "assistant"] * 3, "every turn is there, in order"
+        )
 
     with story.step("The session ends: its tasks go in one call, the ticket's history stays"):
         open_tasks = alice.list_memories(type="task", session_id=SESSION)
@@ -134,7 +167,9 @@ async def ticket_88(story: Story, agent: Any, mcp: Any, alice: Any) -> dict[str,
         story.say(f"before: {len(open_tasks)} open task(s), {len(kept)} other memories")
         ended = await mcp.call("session_end", session_id=SESSION)
         narrate_call(story, "session_end", {"session_id": SESSION}, ended)
-        story.equal(ended["deleted_tasks"], len(open_tasks), "every task of the session was deleted")
+        story.equal(
+            ended["deleted_tasks"], len(open_tasks), "every task of the session was deleted"
+        )
         story.equal(alice.list_memories(type="task", session_id=SESSION), [], "no task is left")
         after = [m.id for m in alice.list_memories(include_history=True) if m.type != "task"]
         story.equal(after, kept, "the ticket's status history is untouched")
@@ -149,7 +184,9 @@ async def ticket_88(story: Story, agent: Any, mcp: Any, alice: Any) -> dict[str,
     return {"id": current[0].id if current else None}
 
 
-async def bobs_agent(story: Story, url: str, bob_token: str, bob_sdk: Any, ticket: dict[str, Any]) -> None:
+async def bobs_agent(
+    story: Story, url: str, bob_token: str, bob_sdk: Any, ticket: dict[str, Any]
+) -> None:
     with story.step("Bob's agent, with Bob's token, can never see Alice's ticket"):
         attempts: list[tuple[str, Any]] = [
             ("recall on acme/alice", lambda: bob_sdk.profile(NS, "alice").recall("ticket #88")),
@@ -157,7 +194,13 @@ async def bobs_agent(story: Story, url: str, bob_token: str, bob_sdk: Any, ticke
             ("a profile that does not exist", lambda: bob_sdk.profile(NS, "nobody").recall("x")),
         ]
         if ticket["id"]:
-            attempts.insert(2, ("read the ticket by id", lambda: bob_sdk.profile(NS, "alice").get_memory(ticket["id"])))
+            attempts.insert(
+                2,
+                (
+                    "read the ticket by id",
+                    lambda: bob_sdk.profile(NS, "alice").get_memory(ticket["id"]),
+                ),
+            )
         answers = []
         for what, attempt in attempts:
             try:
@@ -168,7 +211,10 @@ async def bobs_agent(story: Story, url: str, bob_token: str, bob_sdk: Any, ticke
                 answers.append((e.status, e.message))
                 story.memory(f"{what}: {e.status} {e.message}")
         story.check(all(a is not None and a[0] == 403 for a in answers), "every attempt is a 403")
-        story.check(len(set(answers)) == 1, "alice's refusal is word for word a missing profile's: nothing revealed")
+        story.check(
+            len(set(answers)) == 1,
+            "alice's refusal is word for word a missing profile's: nothing revealed",
+        )
         async with mcp_session(url, bob_token, "?profile=alice") as mcp:
             try:
                 await mcp.call("memory_recall", query="ticket #88")
@@ -183,7 +229,11 @@ async def bobs_agent(story: Story, url: str, bob_token: str, bob_sdk: Any, ticke
 
 def main() -> int:
     model = ModelAgent.from_env(SYSTEM)
-    story = Story("support-agent", "per-customer profiles and a ticket that moves", model_driven=model is not None)
+    story = Story(
+        "support-agent",
+        "per-customer profiles and a ticket that moves",
+        model_driven=model is not None,
+    )
     if model is not None:
         story.say(f"a chat model drives the agent: {model.describe()}")
     return story.run(tell, story, model or ScriptedAgent())

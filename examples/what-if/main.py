@@ -16,9 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import memoturn  # noqa: E402
-from memoturn.testing import deployment  # noqa: E402
-from story import Story  # noqa: E402
+from story import Story
+
+import memoturn
+from memoturn.testing import deployment
 
 NS, PROFILE, BURNER = "acme", "support-bot", "try-60-days"
 TTL_S = 5
@@ -34,7 +35,10 @@ def contents(profile: memoturn.Profile) -> list[str]:
 
 def tell(story: Story) -> None:
     with deployment() as node, memoturn.Client(node.url, node.token) as admin:
-        story.say(f"node: {node.url}" + (" (a throwaway node started for this run)" if node.throwaway else ""))
+        story.say(
+            f"node: {node.url}"
+            + (" (a throwaway node started for this run)" if node.throwaway else "")
+        )
         admin.create_namespace(NS)
         if PROFILE in admin.list_profiles(NS):
             admin.delete_profile(NS, PROFILE)  # a fresh start on a node of your own
@@ -60,10 +64,16 @@ def flat_forks(story: Story, admin: memoturn.Client, main: memoturn.Profile) -> 
             probe = admin.create_branch(NS, PROFILE, f"probe-{i}")
             elapsed = (time.perf_counter() - started) * 1000
             size = (written * len(BLOB)) / 1e6
-            story.agent(f"profile holds {len(head)} memories + {written} KV values (~{size:.1f} MB): "
-                        f"branch 'probe-{i}' forked in {elapsed:.1f} ms at txid {probe.parent_txid}")  # fmt: skip
+            story.agent(
+                f"profile holds {len(head)} memories + {written} KV values (~{size:.1f} MB): "
+                f"branch 'probe-{i}' forked in {elapsed:.1f} ms at txid {probe.parent_txid}"
+            )
             fork = admin.profile(NS, PROFILE, f"probe-{i}")
-            story.equal(len(fork.kv_list("archive", limit=1000)), written, "the fork sees everything main had")
+            story.equal(
+                len(fork.kv_list("archive", limit=1000)),
+                written,
+                "the fork sees everything main had",
+            )
             admin.delete_branch(NS, PROFILE, f"probe-{i}")
         story.say("(a fork writes one small manifest, no data: its time does not follow the size)")
 
@@ -72,10 +82,17 @@ def burner(story: Story, admin: memoturn.Client, main: memoturn.Profile) -> None
     main_head = {b.name: b.txid for b in admin.list_branches(NS, PROFILE)}["main"]
     with story.step(f"Fork a burner branch with a {TTL_S} s TTL"):
         branch = admin.create_branch(NS, PROFILE, BURNER, ttl_s=TTL_S)
-        story.agent(f"creates branch {BURNER!r} from main at txid {branch.parent_txid}, ttl {TTL_S} s")
-        story.memory(f"it expires at {time.strftime('%H:%M:%S', time.localtime(branch.expires_at))}")
+        story.agent(
+            f"creates branch {BURNER!r} from main at txid {branch.parent_txid}, ttl {TTL_S} s"
+        )
+        story.memory(
+            f"it expires at {time.strftime('%H:%M:%S', time.localtime(branch.expires_at))}"
+        )
         listed = {b.name: b for b in admin.list_branches(NS, PROFILE)}
-        story.check(BURNER in listed and listed[BURNER].expires_at is not None, "it is listed, with its expiry")
+        story.check(
+            BURNER in listed and listed[BURNER].expires_at is not None,
+            "it is listed, with its expiry",
+        )
 
     trial = admin.profile(NS, PROFILE, BURNER)
     with story.step("The experiment ingests freely on the burner"):
@@ -86,22 +103,37 @@ def burner(story: Story, admin: memoturn.Client, main: memoturn.Profile) -> None
         trial.kv_set("experiment", "variant", {"refund_days": 60})
         story.agent("adds a fact and sets experiment/variant in KV")
         hit = trial.recall(QUESTION, k=1).results
-        story.memory(f"recall on the burner: {hit[0].memory.content!r}" if hit else "recall on the burner: nothing")
-        story.check(bool(hit) and hit[0].memory.content == POLICY_60, "the burner answers with the 60-day policy")
+        story.memory(
+            f"recall on the burner: {hit[0].memory.content!r}"
+            if hit
+            else "recall on the burner: nothing"
+        )
+        story.check(
+            bool(hit) and hit[0].memory.content == POLICY_60,
+            "the burner answers with the 60-day policy",
+        )
 
     with story.step("Main never sees it"):
         hit = main.recall(QUESTION, k=5).results
         story.memory(f"recall on main: {[h.memory.content for h in hit]}")
-        story.check(POLICY_60 not in [h.memory.content for h in hit], "main still answers with the 30-day policy only")
-        story.equal(contents(main), sorted([POLICY_30, "Refunds go back to the original payment method"]),
-                    "main holds exactly what it held")  # fmt: skip
+        story.check(
+            POLICY_60 not in [h.memory.content for h in hit],
+            "main still answers with the 30-day policy only",
+        )
+        story.equal(
+            contents(main),
+            sorted([POLICY_30, "Refunds go back to the original payment method"]),
+            "main holds exactly what it held",
+        )
         story.check(not main.kv_list("experiment"), "main has no experiment KV")
         now_head = {b.name: b.txid for b in admin.list_branches(NS, PROFILE)}["main"]
         story.equal(now_head, main_head, "main's history did not move")
 
     with story.step("The TTL lapses: the branch is gone from every read"):
         deadline = branch.expires_at + 30  # allow for clock skew with a remote node
-        while BURNER in [b.name for b in admin.list_branches(NS, PROFILE)] and time.time() < deadline:
+        while (
+            BURNER in [b.name for b in admin.list_branches(NS, PROFILE)] and time.time() < deadline
+        ):
             time.sleep(0.2)
         names = [b.name for b in admin.list_branches(NS, PROFILE)]
         story.memory(f"branches now: {names}")
@@ -119,13 +151,24 @@ def burner(story: Story, admin: memoturn.Client, main: memoturn.Profile) -> None
         mine = reports.get(f"{NS}--{PROFILE}")
         story.agent("runs one garbage collection on the node (POST /v1/gc, root)")
         if mine is not None:
-            story.memory(f"{mine.db}: expired branches removed {mine.expired_branches}, {mine.deleted} objects deleted")
-        story.say("(its data objects are now unreachable; a later run deletes them once they are an hour "
-                  "old, the guard for writes still in flight)")
-        story.check(mine is not None and BURNER in mine.expired_branches, "the burner was removed from the store")
+            story.memory(
+                f"{mine.db}: expired branches removed {mine.expired_branches}, "
+                f"{mine.deleted} objects deleted"
+            )
+        story.say(
+            "(its data objects are now unreachable; a later run deletes them once they are an hour "
+            "old, the guard for writes still in flight)"
+        )
+        story.check(
+            mine is not None and BURNER in mine.expired_branches,
+            "the burner was removed from the store",
+        )
         again = admin.create_branch(NS, PROFILE, BURNER)
-        story.check(again.expires_at is None and contents(admin.profile(NS, PROFILE, BURNER)) == contents(main),
-                    "its name is free again: a new branch by that name starts from main")  # fmt: skip
+        story.check(
+            again.expires_at is None
+            and contents(admin.profile(NS, PROFILE, BURNER)) == contents(main),
+            "its name is free again: a new branch by that name starts from main",
+        )
         admin.delete_branch(NS, PROFILE, BURNER)
 
 
