@@ -119,7 +119,7 @@ async def ticket_88(story: Story, agent: Any, mcp: Any, alice: Any) -> dict[str,
         ]
         story.check(len(tasks) == 1, "one follow-up task was stored", model_dependent=True)
         for t in tasks:
-            ttl = epoch(t["expires_at"]) - epoch(t["created_at"])
+            ttl = round(epoch(t["expires_at"]) - epoch(t["created_at"]), 3)  # times in µs
             story.memory(
                 f"task {t['content']!r} expires {t['expires_at']}, "
                 f"{ttl / 3600:.0f} h after it was made"

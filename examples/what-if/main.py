@@ -22,7 +22,7 @@ import memoturn
 from memoturn.testing import deployment
 
 NS, PROFILE, BURNER = "acme", "support-bot", "try-60-days"
-TTL_S = 5
+TTL_S = 8  # long enough for the experiment on a busy machine, short enough to wait for
 QUESTION = "Which refund policy applies?"
 POLICY_30 = "Answer refund questions with the 30-day policy"
 POLICY_60 = "Answer refund questions with the 60-day trial policy"
