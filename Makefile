@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench lint format freeze clean
+.PHONY: install run test test-fast bench demos lint format freeze clean
 
 install: $(STAMP)
 
@@ -31,13 +31,17 @@ test-fast: install
 bench: install
 	$(BIN)/memoturn bench
 
+## demos: run every demo in examples/ (against MEMOTURN_URL, else a throwaway node)
+demos: install
+	$(BIN)/python examples/run_all.py
+
 lint: install
-	$(BIN)/ruff check src tests demos
-	$(BIN)/ruff format --check src tests demos
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
 
 format: install
-	$(BIN)/ruff check --fix src tests demos
-	$(BIN)/ruff format src tests demos
+	$(BIN)/ruff check --fix src tests examples
+	$(BIN)/ruff format src tests examples
 
 ## freeze: re-pin requirements.txt from the current environment
 freeze: install

@@ -16,8 +16,9 @@ from memoturn.engine import Engine, ProfileHandle
 from memoturn.http.app import create_app
 from memoturn.mcp.tools import NOT_TOOLS, TOOL_OPERATIONS, TOOLS
 
-CLIENT_ONLY = {"health", "mint_token", "profile", "close", "aclose"}
-"""Client calls that are not engine operations: tokens are the REST edge's."""
+CLIENT_ONLY = {"health", "mint_token", "gc", "profile", "close", "aclose"}
+"""Client calls that are not engine operations: tokens are the REST edge's, and a GC
+run on demand is administration (in process: ``Engine.gc``)."""
 
 
 def public(cls: type) -> set[str]:

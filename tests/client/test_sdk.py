@@ -148,6 +148,24 @@ def test_checkpoints_rewind_branches(client) -> None:
         exp.list_memories()
 
 
+def test_gc_on_demand_removes_expired_burner_branches(client, sdk_node, sdk_clock) -> None:
+    _profile(client, "gc")
+    client.create_branch("acme", "gc", "burner", ttl_s=60)
+    client.profile("acme", "gc", "burner").ingest("fact", "scratch")
+    assert "burner" not in [e for r in client.gc() for e in r.expired_branches]  # not yet
+    sdk_clock.advance(61)
+    assert [b.name for b in client.list_branches("acme", "gc")] == ["main"]  # hidden at once
+    with pytest.raises(memoturn.Conflict):
+        client.create_branch("acme", "gc", "burner")  # its manifest still holds the name
+    reports = {r.db: r for r in client.gc()}
+    assert reports["acme--gc"].expired_branches == ["burner"]
+    # Collected: the name is free again.
+    assert client.create_branch("acme", "gc", "burner").expires_at is None
+    token = client.mint_token("acme").token
+    with memoturn.Client(sdk_node.url, token) as ns_admin, pytest.raises(memoturn.Forbidden):
+        ns_admin.gc()
+
+
 def test_admin_and_tokens(client, sdk_node, sdk_clock) -> None:
     _profile(client, "tok")
     assert client.create_profile("acme", "tok") is False

@@ -162,6 +162,23 @@ def test_burner_branch_expires(make_engine, clock) -> None:
     assert [m.content for m in p.list_memories().memories] == ["main fact"]
 
 
+def test_an_open_burner_branch_is_gone_the_moment_it_expires(make_engine, clock) -> None:
+    eng = make_engine()
+    provision(eng).ingest("fact", "main fact")
+    eng.create_branch("acme", "alice", "burner", ttl_s=60)
+    burner = eng.profile("acme", "alice", "burner")
+    burner.ingest("fact", "burner fact")  # open on this node, not hibernated
+    clock.advance(59)
+    assert [m.content for m in burner.list_memories()] == ["main fact", "burner fact"]
+    clock.advance(1)
+    for read in (burner.list_memories, lambda: burner.recall("fact")):
+        with pytest.raises(NotFound, match="has expired"):
+            read()
+    with pytest.raises(NotFound, match="has expired"):
+        burner.ingest("fact", "too late")
+    assert eng.open_profile_count() == 1  # its copy was dropped; main stays open
+
+
 def test_branch_and_checkpoint_are_metadata_only(make_engine, shared_store) -> None:
     from memoturn.storage.wrappers import MeteredStore
 

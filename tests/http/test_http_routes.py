@@ -349,3 +349,21 @@ def test_reingest_with_new_metadata_or_ttl_updates_in_place(alice) -> None:
     assert alice.get(f"{P}/memories/{first['memory']['id']}").json()["memory"]["metadata"] == {
         "v": 2
     }
+
+
+def test_ingest_valid_from_over_http(alice) -> None:
+    body = {
+        "type": "event",
+        "content": "Alice joined in 2020",
+        "valid_from": "2020-01-01T00:00:00Z",
+    }
+    made = alice.post(P + "/memories", json=body).json()["memory"]
+    assert made["valid_from"] == "2020-01-01T00:00:00Z" and made["created_at"] > "2026"
+    before = alice.get(P + "/memories").json()["txid"]
+    for bad, message in (
+        ("2999-01-01T00:00:00Z", "valid_from is in the future"),
+        ("soon", "valid_from is not an ISO-8601 timestamp"),
+    ):
+        r = alice.post(P + "/memories", json={**body, "content": "x", "valid_from": bad})
+        assert _error(r, 400, "invalid")["message"].startswith(message)
+    assert alice.get(P + "/memories").json()["txid"] == before

@@ -79,6 +79,13 @@ async def memories(s: Session) -> None:
     assert vegan["memory"]["id"] not in [h["memory"]["id"] for h in hits["results"]]
     history = await s.call("memory_history", topic="diet")
     assert history["versions"][-1]["forgotten_reason"] == "asked to"
+    moved = await s.call(
+        "memory_ingest",
+        type="event",
+        content="Alice moved to Lyon",
+        valid_from="2020-01-01T00:00:00Z",
+    )
+    assert moved["memory"]["valid_from"] == "2020-01-01T00:00:00Z"
 
     got = await s.call("memory_get", memory_id=first["memory"]["id"])
     assert got["memory"]["superseded_by"] == vegan["memory"]["id"] and got["txid"] >= forgot["txid"]

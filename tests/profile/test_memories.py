@@ -165,3 +165,46 @@ def test_deferred_embedding(profile) -> None:
     )
     hit = profile.recall("which nuts must she avoid?", mode="vector").results[0]
     assert hit.memory.content == "Alice is allergic to peanuts"
+
+
+def test_valid_from_backdates_when_a_memory_became_true(profile, clock) -> None:
+    three_weeks_ago = clock.now() - 21 * 86400
+    old = profile.ingest(
+        "preference", "Dan is vegetarian", topic="diet", valid_from=three_weeks_ago
+    )
+    assert old.memory.valid_from == three_weeks_ago
+    assert old.memory.created_at == clock.now()  # the write itself is not backdated
+    as_then = profile.recall("what does Dan eat?", as_of=three_weeks_ago + 1).results
+    assert [h.memory.content for h in as_then] == ["Dan is vegetarian"]
+    assert profile.recall("what does Dan eat?", as_of=three_weeks_ago - 1).results == []
+
+    a_week_ago = clock.now() - 7 * 86400
+    new = profile.ingest("preference", "Dan is vegan", topic="diet", valid_from=a_week_ago)
+    first, second = profile.topic_history("diet")
+    assert first.valid_to == second.valid_from == a_week_ago  # the old version ends then
+    assert first.superseded_by == new.memory.id
+    two_weeks_ago = [
+        h.memory.content for h in profile.recall("diet", as_of=a_week_ago - 86400).results
+    ]
+    assert two_weeks_ago == ["Dan is vegetarian"]
+    # ISO strings are accepted too; omitted means now.
+    iso_from = profile.ingest("fact", "Dan lives in Porto", valid_from="2020-01-01T00:00:00Z")
+    assert iso_from.memory.valid_from == 1577836800.0
+
+
+def test_a_bad_valid_from_is_refused_and_changes_nothing(profile, clock) -> None:
+    profile.ingest("preference", "Eve likes tea", topic="drink", valid_from=clock.now() - 100)
+    before = profile.txid
+    cases = [
+        (clock.now() + 60, "valid_from is in the future"),
+        (clock.now() - 200, "valid_from is before the current memory on topic 'drink'"),
+        ("last tuesday", "valid_from is not an ISO-8601 timestamp"),
+        (True, "valid_from must be a timestamp"),
+        (float("nan"), "valid_from must be finite"),
+    ]
+    for value, message in cases:
+        with pytest.raises(InvalidInput) as e:
+            profile.ingest("preference", "Eve likes coffee", topic="drink", valid_from=value)
+        assert e.value.message.startswith(message)
+    assert profile.txid == before
+    assert [m.content for m in profile.topic_history("drink")] == ["Eve likes tea"]

@@ -17,6 +17,7 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    GcReport,
     IngestBatchResult,
     IngestResult,
     KVPage,
@@ -114,6 +115,11 @@ class AsyncClient(_BaseClient):
     async def revoke_tokens(self, ns: str, name: str) -> int:
         """Revoke every profile token of a profile; returns the new token epoch."""
         return await self._send(self._calls.revoke_tokens(ns, name))
+
+    async def gc(self) -> list[GcReport]:
+        """Run one garbage collection on the node now (root token): per profile, the
+        expired burner branches removed and the unreachable objects deleted."""
+        return await self._send(self._calls.gc())
 
     async def create_checkpoint(
         self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN
@@ -226,10 +232,12 @@ class AsyncProfile:
         metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         turn_ids: list[int] | None = None,
+        valid_from: float | str | None = None,
     ) -> IngestResult:
         """Store one memory. The same (type, topic, content) already current is a
         ``duplicate`` (nothing written, unless new ``metadata`` or ``ttl_s`` update it:
-        ``updated`` names the fields); a ``topic`` supersedes the current memory on it."""
+        ``updated`` names the fields); a ``topic`` supersedes the current memory on it.
+        ``valid_from``: since when it has been true, if before now."""
         return await self._send(
             self._calls.ingest(
                 type,
@@ -241,6 +249,7 @@ class AsyncProfile:
                 metadata=metadata,
                 idempotency_key=idempotency_key,
                 turn_ids=turn_ids,
+                valid_from=valid_from,
             )
         )
 

@@ -19,6 +19,7 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    GcReport,
     IngestBatchResult,
     IngestResult,
     KVPage,
@@ -196,6 +197,18 @@ class NodeCalls:
     def revoke_tokens(self, ns: str, name: str) -> Call[int]:
         return Call("POST", self._p(ns, name) + "/revoke-tokens", lambda d: d["epoch"])
 
+    def gc(self) -> Call[list[GcReport]]:
+        """Run one garbage collection on the node now (root token): per profile, the
+        expired burner branches removed and the unreachable objects deleted."""
+        return Call(
+            "POST",
+            "/v1/gc",
+            lambda d: [
+                GcReport(p["profile"], p["expired_branches"], p["deleted"], p["kept"])
+                for p in d["profiles"]
+            ],
+        )
+
     def create_checkpoint(
         self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN
     ) -> Call[Checkpoint]:
@@ -327,10 +340,11 @@ class ProfileCalls:
         metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         turn_ids: list[int] | None = None,
+        valid_from: float | str | None = None,
     ) -> Call[IngestResult]:
         body = {"type": type, "content": content} | _body(
             topic=topic, session_id=session_id, source=source, ttl_s=ttl_s, metadata=metadata,
-            idempotency_key=idempotency_key, turn_ids=turn_ids,
+            idempotency_key=idempotency_key, turn_ids=turn_ids, valid_from=valid_from,
         )  # fmt: skip
         return self._write("POST", "/memories", IngestResult.from_dict, body)
 

@@ -67,10 +67,12 @@ class ProfileAPI(Protocol):
         metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         turn_ids: list[int] | None = None,
+        valid_from: float | str | None = None,
     ) -> IngestResult:
         """Store one memory. The same (type, topic, content) already current is a
         ``duplicate`` (nothing written, unless new ``metadata`` or ``ttl_s`` update it:
-        ``updated`` names the fields); a ``topic`` supersedes the current memory on it."""
+        ``updated`` names the fields); a ``topic`` supersedes the current memory on it.
+        ``valid_from``: since when it has been true, if before now."""
         ...
 
     def ingest_many(

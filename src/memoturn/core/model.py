@@ -448,3 +448,13 @@ class MintedToken(Record):
 
     token: str
     expires_at: float | None
+
+
+@dataclasses.dataclass(slots=True)
+class GcReport(Record):
+    """One profile's garbage collection: burner branches removed, objects deleted or kept."""
+
+    db: str
+    expired_branches: list[str] = dataclasses.field(default_factory=list)
+    deleted: int = 0
+    kept: int = 0

@@ -79,6 +79,8 @@ class OpenBranch:
         self.embed_after = 0.0  # engine clock time before which background embedding waits
         self.poisoned = False
         self.closed = False
+        self.expires_at: float | None = None
+        """A burner branch's end: from then on the copy is dropped and reads are 404."""
 
 
 class Engine(BranchOps):
@@ -280,8 +282,10 @@ class Engine(BranchOps):
                 if self._closing:
                     raise Unavailable("this node is shutting down", hint="retry on another node")
                 ob = self._open.get(key)
-                if ob is not None and not ob.poisoned:
-                    ob.last_used = self.clock.now()
+                now = self.clock.now()
+                expired = ob is not None and ob.expires_at is not None and ob.expires_at <= now
+                if ob is not None and not ob.poisoned and not expired:
+                    ob.last_used = now
                     return ob
                 waking = self._waking.get(key) if ob is None else None
                 leader = ob is None and waking is None
@@ -289,7 +293,7 @@ class Engine(BranchOps):
                     waking = self._waking[key] = threading.Event()
                     generation = self._generations.get(key[0], 0)
             if ob is not None:
-                self._discard(ob)
+                self._discard(ob, release=expired)  # an expired one: the wake says 404
                 continue
             assert waking is not None
             if not leader:
@@ -361,6 +365,7 @@ class Engine(BranchOps):
                 self.store, m, etag, durability=self.durability, on_shipped=self._shipped
             )
             ob = OpenBranch(key, profile, replica, lease, path)
+            ob.expires_at = m.expires_at
             self._attach(ob, profile)
         except BaseException:
             profile.close()

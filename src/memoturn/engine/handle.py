@@ -76,10 +76,11 @@ class ProfileHandle(ProfileAPI):
         metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         turn_ids: list[int] | None = None,
+        valid_from: float | str | None = None,
     ) -> IngestResult:
         fields = _given(
             topic=topic, session_id=session_id, source=source, ttl_s=ttl_s, metadata=metadata,
-            idempotency_key=idempotency_key, turn_ids=turn_ids,
+            idempotency_key=idempotency_key, turn_ids=turn_ids, valid_from=valid_from,
         )  # fmt: skip
         return self._run(lambda p: p.ingest(type, content, **fields))
 

@@ -130,6 +130,17 @@ class TokenIn(Request):
     ttl_s: int | None = TTL
 
 
+class GcProfileOut(BaseModel):
+    profile: str = Field(description="the profile's database id, NS--PROFILE")
+    expired_branches: list[str] = Field(description="burner branches removed")
+    deleted: int = Field(description="unreachable objects deleted")
+    kept: int = Field(description="objects kept (reachable, or too young to delete)")
+
+
+class GcOut(BaseModel):
+    profiles: list[GcProfileOut]
+
+
 class RevokedOut(BaseModel):
     epoch: int = Field(description="tokens minted before this epoch are revoked")
 
@@ -148,6 +159,11 @@ class MemoryIn(Request):
     idempotency_key: str | None = None
     turn_ids: list[int] | None = Field(
         None, description="the transcript turns this memory was derived from (provenance)"
+    )
+    valid_from: Timestamp | None = Field(
+        None,
+        description="since when the memory has been true, if before now (epoch seconds or "
+        "ISO-8601); default: the time of the write",
     )
 
 

@@ -184,9 +184,7 @@ def _in_process_caller(engine: Engine, data: Path, args: argparse.Namespace) -> 
         # A directory no node has served yet: whoever can read it holds everything in it.
         token = authority.mint_root()
     grant = authority.verify(token)
-    binding = bind(
-        grant, args.namespace, args.profile, tools=args.tools, compact=args.compact
-    )
+    binding = bind(grant, args.namespace, args.profile, tools=args.tools, compact=args.compact)
     if grant.kind == ROOT and binding.profile is not None:
         engine.create_namespace(binding.namespace)
         engine.create_profile(binding.namespace, binding.profile)

@@ -48,6 +48,9 @@ class _Request:
     idempotency_key: str | None
     turn_ids: list[int]
     content_hash: str
+    valid_from: float | None
+    """When the memory became true, if the caller says it was before now (a fact learned
+    earlier, an import of old notes); ``None`` is the time of the write."""
 
     def fingerprint(self) -> str:
         fields = dataclasses.asdict(self)
@@ -66,6 +69,7 @@ def _request(
     metadata: object = None,
     idempotency_key: object = None,
     turn_ids: object = None,
+    valid_from: object = None,
 ) -> _Request:
     mtype = validate.choice(type, "type", _TYPES)
     text = validate.text(content, "content", max_bytes=limits.MAX_MEMORY_CONTENT_BYTES)
@@ -93,6 +97,7 @@ def _request(
         idempotency_key=key,
         turn_ids=ids,
         content_hash=content_hash(mtype, top, text, sid),
+        valid_from=validate.timestamp(valid_from, "valid_from"),
     )
 
 
@@ -104,7 +109,9 @@ class MemoryOps:
 
         Fields: ``topic`` (a memory with a topic replaces the current one on that topic, in
         the same transaction), ``session_id``, ``source``, ``ttl_s``, ``metadata``,
-        ``idempotency_key`` (a retry with the same key returns the first answer), ``turn_ids``.
+        ``idempotency_key`` (a retry with the same key returns the first answer), ``turn_ids``,
+        ``valid_from`` (when it became true, if before now: not in the future, and not before
+        the current version on its topic, which it closes at that time).
         """
         return self._ingest_requests([_checked({"type": type, "content": content, **fields})])[0]
 
@@ -222,6 +229,7 @@ class MemoryOps:
         answer = self._update_duplicate(tx, req)
         if answer is not None:
             return answer
+        valid_from = _valid_from(req, now)
         expires_at = now + req.ttl_s if req.ttl_s is not None else None
         if req.session_id is not None:
             session = self._session_for_write(tx, req.session_id)
@@ -230,16 +238,23 @@ class MemoryOps:
         mid = new_id()
         superseded: list[str] = []
         if req.topic is not None:
-            for rid, old_id in cur.execute(
-                "SELECT rid, id FROM memories WHERE topic = ? AND valid_to IS NULL",
+            for rid, old_id, old_from in cur.execute(
+                "SELECT rid, id, valid_from FROM memories WHERE topic = ? AND valid_to IS NULL",
                 (req.topic,),
             ).fetchall():
+                if req.valid_from is not None and valid_from < old_from:
+                    raise InvalidInput(
+                        f"valid_from is before the current memory on topic {req.topic!r} "
+                        f"({old_id}) became true",
+                        hint="a new version of a topic starts after the one it replaces; "
+                        "omit valid_from to mean now",
+                    )
                 cur.execute(
                     "UPDATE memories SET valid_to = ?, superseded_by = ? WHERE rid = ?",
-                    (now, mid, rid),
+                    (valid_from, mid, rid),
                 )
                 superseded.append(old_id)
-                tx.after_commit(lambda rid=rid: self.memory_index.set_valid_to(rid, now))
+                tx.after_commit(lambda rid=rid: self.memory_index.set_valid_to(rid, valid_from))
         cur.execute(
             "INSERT INTO memories(id, type, content, topic, session_id, source, metadata, "
             "content_hash, created_at, valid_from, expires_at, turn_ids, txid, embedding) "
@@ -254,7 +269,7 @@ class MemoryOps:
                 rows.dumps(req.metadata or {}),
                 req.content_hash,
                 now,
-                now,
+                valid_from,
                 expires_at,
                 rows.dumps(req.turn_ids),
                 tx.txid,
@@ -264,7 +279,9 @@ class MemoryOps:
         rid = self.db.conn.last_insert_rowid()
         if vector is not None:
             tx.after_commit(
-                lambda: self.memory_index.add(rid, vector, valid_from=now, expires_at=expires_at)
+                lambda: self.memory_index.add(
+                    rid, vector, valid_from=valid_from, expires_at=expires_at
+                )
             )
         if req.idempotency_key is not None:
             cur.execute(
@@ -428,6 +445,17 @@ def _changes(mem: Memory, req: _Request, now: float) -> set[str]:
     return changes
 
 
+def _valid_from(req: _Request, now: float) -> float:
+    if req.valid_from is None:
+        return now
+    if req.valid_from > now:
+        raise InvalidInput(
+            "valid_from is in the future",
+            hint="valid_from says since when a memory has been true; give a past time or omit it",
+        )
+    return req.valid_from
+
+
 def _checked(item: object) -> _Request:
     if not isinstance(item, Mapping):
         raise InvalidInput("a memory must be an object")
@@ -451,5 +479,6 @@ _FIELDS = frozenset(
         "metadata",
         "idempotency_key",
         "turn_ids",
+        "valid_from",
     }
 )

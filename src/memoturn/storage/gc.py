@@ -9,22 +9,14 @@ first (unless another branch was forked from them), which makes their data unrea
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 from memoturn.core.errors import NotFound
+from memoturn.core.model import GcReport
 from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest
 from memoturn.storage.objectstore import ObjectStore
-
-
-@dataclasses.dataclass
-class GcReport:
-    db: str
-    expired_branches: list[str] = dataclasses.field(default_factory=list)
-    deleted: int = 0
-    kept: int = 0
 
 
 def _live_manifests(store: ObjectStore, db: str) -> list[Manifest]:

@@ -95,6 +95,10 @@ MEMORY_INGEST = Tool(
             "description": "Optional numbers of the transcript turns (of session_id) this "
             "memory was taken from, kept as its provenance.",
         },
+        "valid_from": _timestamp(
+            "Optional: since when this has been true, if earlier than now (e.g. the user said "
+            "it in a conversation last month). Default: now."
+        ),
     },
     required=("type", "content"),
     scope=WRITE,
