@@ -3,6 +3,7 @@ the same parameters (the way httpx tests its exported names for equality)."""
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import subprocess
 import sys
@@ -114,3 +115,46 @@ def _openapi() -> dict:
 
     with tempfile.TemporaryDirectory() as d, memoturn.open(d) as engine:
         return create_app(engine, write_root_token=False).openapi()
+
+
+CLI_OPERATIONS = {
+    ("ns", "create"): "create_namespace",
+    ("ns", "list"): "list_namespaces",
+    ("profile", "create"): "create_profile",
+    ("profile", "list"): "list_profiles",
+    ("profile", "delete"): "delete_profile",
+    ("token", "revoke"): "revoke_tokens",
+    ("ingest",): "ingest",
+    ("recall",): "recall",
+    ("memories", "list"): "list_memories",
+    ("memories", "get"): "get_memory",
+    ("memories", "forget"): "forget",
+    ("sessions", "list"): "list_sessions",
+    ("sessions", "show"): "read_turns",
+    ("kv", "list"): "kv_list",
+    ("documents", "list"): "list_documents",
+    ("vectors", "list"): "list_collections",
+    ("checkpoint", "create"): "create_checkpoint",
+    ("checkpoint", "list"): "list_checkpoints",
+    ("checkpoint", "delete"): "delete_checkpoint",
+    ("rewind",): "rewind",
+    ("branch", "create"): "create_branch",
+    ("branch", "list"): "list_branches",
+    ("branch", "delete"): "delete_branch",
+}
+"""The CLI where it applies: every node operation, and reading what a profile holds."""
+
+
+def test_the_cli_maps_onto_the_operations() -> None:
+    from memoturn import cli
+
+    parser = cli.build_parser()
+    for path, op in CLI_OPERATIONS.items():
+        assert op in set(PROFILE_OPERATIONS) | set(NODE_OPERATIONS), op
+        sub = parser
+        for word in path:
+            choices = next(
+                a.choices for a in sub._actions if isinstance(a, argparse._SubParsersAction)
+            )
+            sub = choices[word]  # KeyError: the command is missing
+    assert set(NODE_OPERATIONS) <= set(CLI_OPERATIONS.values())
