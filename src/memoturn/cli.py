@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from memoturn import governance_cli
 from memoturn.core.errors import InvalidInput, MemoturnError
 from memoturn.core.model import Record, iso
 from memoturn.engine.tokens import signing_seed_from
@@ -395,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(run=lambda c, a: c.delete_branch(*a.profile, a.name), show=_done("deleted"))
 
+    governance_cli.add_commands(sub, common, _parser)
+
     _parser(
         sub,
         "bench",
@@ -607,6 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return args.run(args)
+        if getattr(args, "standalone", None) is not None:  # needs no node (audit verify)
+            return int(args.standalone(args))
         return _run_client_command(args)
     except MemoturnError as e:
         print(f"error: {e.message}", file=sys.stderr)

@@ -54,7 +54,7 @@ def test_sdk_mirrors_the_engine() -> None:
     missing = set(operations(ProfileCalls)) - engine_ops
     assert missing == set(), missing
     engine_node_ops = {n for n in dir(Engine) if not n.startswith("_")}
-    sdk_only = {"health", "mint_token", "revoke_tokens"}
+    sdk_only = {"health", "mint_token", "revoke_tokens", "audit_events"}
     assert set(operations(NodeCalls)) - engine_node_ops == sdk_only
     for name in operations(ProfileCalls):
         sdk = inspect.signature(getattr(Profile, name))

@@ -259,6 +259,46 @@ class NodeCalls:
         """Revoke every profile token of a profile; returns the new token epoch."""
         return Call("POST", self._p(ns, name) + "/revoke-tokens", lambda d: d["epoch"])
 
+    def get_policy(self, ns: str) -> Call[dict[str, Any]]:
+        """The namespace's governance policy (root or the namespace's token)."""
+        return Call("GET", f"/v1/namespaces/{_seg(ns)}/policy", dict)
+
+    def set_policy(self, ns: str, policy: Mapping[str, Any]) -> Call[dict[str, Any]]:
+        """Replace the namespace's policy (root token); omitted fields take their defaults."""
+        return Call("PUT", f"/v1/namespaces/{_seg(ns)}/policy", dict, json=dict(policy))
+
+    def get_profile_policy(self, ns: str, name: str) -> Call[dict[str, Any]]:
+        """``{namespace, profile, effective}``: the namespace policy, the profile's
+        override and the policy the profile lives under."""
+        return Call("GET", self._p(ns, name) + "/policy", dict)
+
+    def set_profile_policy(
+        self, ns: str, name: str, policy: Mapping[str, Any]
+    ) -> Call[dict[str, Any]]:
+        """Replace the profile's override; it may only tighten (``PolicyLoosens``)."""
+        return Call("PUT", self._p(ns, name) + "/policy", dict, json=dict(policy))
+
+    def audit_events(
+        self,
+        ns: str,
+        *,
+        since: float | str | None = None,
+        until: float | str | None = None,
+        profile: str | None = None,
+        op: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Call[tuple[list[dict[str, Any]], str | None]]:
+        """One page of the namespace's audit events, oldest first, and the cursor of the
+        next page (``None``: no more)."""
+        params = _body(since=since, until=until, profile=profile, op=op, cursor=cursor)
+        return Call(
+            "GET",
+            f"/v1/namespaces/{_seg(ns)}/audit",
+            lambda d: (d["events"], d["next_cursor"]),
+            params={**params, "limit": limit},
+        )
+
     def create_checkpoint(
         self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN
     ) -> Call[Checkpoint]:

@@ -86,6 +86,8 @@ class IngestResult(Record):
     duplicate: bool
     superseded: list[str]
     """Ids of memories this one replaced (same topic)."""
+    ttl_capped: bool = False
+    """The policy's ``task_ttl_max_s`` shortened the TTL asked for (``expires_at`` shows it)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -126,6 +126,9 @@ class IngestOut(BaseModel):
     txid: int
     duplicate: bool
     superseded: list[str]
+    ttl_capped: bool = Field(
+        False, description="the namespace policy's task_ttl_max_s shortened this task's TTL"
+    )
 
 
 class BatchIn(Request):

@@ -91,6 +91,9 @@ class DocumentOps:
             ).fetchone()
         if row is None:
             raise NotFound(f"no document {document_id!r} in this profile")
+        cutoff = self.retained_after(self.clock.now())
+        if cutoff is not None and row[4] <= cutoff:
+            raise NotFound(f"document {document_id!r} has passed the retention period")
         return Document(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
 
     def delete_document(self: Profile, document_id: str) -> Written:
