@@ -247,3 +247,22 @@ def test_export_writes_json_lines(node, root, tmp_path: Path, capsys) -> None:
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [e["seq"] for e in lines] == [1, 2, 3]
     assert "exported 3 events" in capsys.readouterr().err
+
+
+def test_the_chain_on_s3_verifies_and_shows_a_cut(moto_s3) -> None:
+    from memoturn.engine.audit import verify
+
+    store, clock = moto_s3.store(moto_s3.new_bucket()), ManualClock()
+    policies = Policies(store, clock)
+    policies.set_namespace("acme", {"audit": True})
+    key = Ed25519PrivateKey.generate()
+    log = AuditLog(store, policies, clock, "n1", key)
+    call = Call("acme", "recall", 200, Actor("root", "root", "t"), "alice", "main")
+    for _ in range(3):
+        log.record(call)
+    log.close()
+    verdict = verify(store, "acme", key.public_key())
+    assert verdict.ok and (verdict.events, verdict.batches) == (3, 3)
+    assert not verify(store, "acme", Ed25519PrivateKey.generate().public_key()).ok
+    store.delete("audit/acme/n1/0000000000000003.json")
+    assert "names batch 3" in str(verify(store, "acme", key.public_key()).problem)

@@ -229,4 +229,8 @@ def test_egress_denied_over_rest_is_403(tmp_path, provider: Served) -> None:
         assert r.status_code == 403 and r.json()["error"]["code"] == "egress_denied"
         r = root.post(P + "/recall", json={"query": "secret"})
         assert r.status_code == 403 and r.json()["error"]["code"] == "egress_denied"
+        with memoturn.Client(n.url, n.root_token) as client, pytest.raises(EgressDenied):
+            client.profile("acme", "alice").ingest("fact", "secret via the SDK")
+        with pytest.raises(EgressDenied):
+            _mcp(n.engine, "memory_ingest", type="fact", content="secret via MCP")
     assert state.requests == []
