@@ -266,3 +266,19 @@ def test_the_chain_on_s3_verifies_and_shows_a_cut(moto_s3) -> None:
     assert not verify(store, "acme", Ed25519PrivateKey.generate().public_key()).ok
     store.delete("audit/acme/n1/0000000000000003.json")
     assert "names batch 3" in str(verify(store, "acme", key.public_key()).problem)
+
+
+def test_facts_take_server_ids_and_counts_only() -> None:
+    from memoturn.engine.audit import facts
+
+    mid = "01M8T4WH3DECAYQNKZ73VYCPV2"
+    assert facts({"memory": {"id": mid, "content": "x"}, "txid": 3, "superseded": []}) == {
+        "txid": 3,
+        "ids": [mid],
+    }
+    # vector ids are the client's (even when they look like ours); a hit list is a count
+    assert facts({"results": [{"id": mid, "score": 1.0}], "txid": 2}) == {"txid": 2, "count": 1}
+    assert facts({"items": [{"key": "k", "value": 1}], "txid": 1}) == {"txid": 1, "count": 1}
+    assert facts({"memory": {"id": "client text"}}) == {}
+    assert facts({"txid": True, "count": False}) == {}
+    assert facts(None) == {}

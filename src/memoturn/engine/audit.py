@@ -106,12 +106,17 @@ def facts(answer: Mapping[str, Any] | None) -> dict[str, Any]:
 
     add_id(answer.get("memory"))
     add_id(answer.get("document"))
-    for listed in ("results", "memories", "versions"):
+    results = answer.get("results")
+    if isinstance(results, list):  # ingest batches and recall (memories only); vector ids
+        for item in results:  # are the client's own, so vector hits give a count alone
+            if isinstance(item, Mapping):
+                add_id(item.get("memory"))
+        out["count"] = len(results)
+    for listed in ("memories", "versions"):
         items = answer.get(listed)
         if isinstance(items, list):
             for item in items:
-                inner = item.get("memory") if isinstance(item, Mapping) else None
-                add_id(inner if isinstance(inner, Mapping) else item)
+                add_id(item)
             out["count"] = len(items)
     superseded = answer.get("superseded")
     if isinstance(superseded, list):
@@ -120,12 +125,13 @@ def facts(answer: Mapping[str, Any] | None) -> dict[str, Any]:
         value = answer.get(counted)
         if isinstance(value, int) and not isinstance(value, bool):
             out["count"] = value
-    for listed in ("turns", "keys", "hits"):
+    for listed in ("turns", "items", "checkpoints", "branches", "profiles", "events"):
         items = answer.get(listed)
         if isinstance(items, list):
             out["count"] = len(items)
+    ids = [i for i in ids if _is_server_id(i)]
     if ids:
-        out["ids"] = [i for i in ids if _is_server_id(i)][:MAX_IDS]
+        out["ids"] = ids[:MAX_IDS]
     return out
 
 
