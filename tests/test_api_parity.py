@@ -17,9 +17,10 @@ from memoturn.engine import Engine, ProfileHandle
 from memoturn.http.app import create_app
 from memoturn.mcp.tools import NOT_TOOLS, TOOL_OPERATIONS, TOOLS
 
-CLIENT_ONLY = {"health", "mint_token", "gc", "profile", "close", "aclose"}
-"""Client calls that are not engine operations: tokens are the REST edge's, and a GC
-run on demand is administration (in process: ``Engine.gc``)."""
+CLIENT_ONLY = {"health", "mint_token", "gc", "audit_events", "profile", "close", "aclose"}
+"""Client calls that are not engine operations: tokens are the REST edge's, a GC run on
+demand is administration (in process: ``Engine.gc``), and the audit stream is read from the
+store by any node (in process: ``Engine.audit``)."""
 
 
 def public(cls: type) -> set[str]:
@@ -141,6 +142,8 @@ CLI_OPERATIONS = {
     ("branch", "create"): "create_branch",
     ("branch", "list"): "list_branches",
     ("branch", "delete"): "delete_branch",
+    ("policy", "get"): "get_policy",
+    ("policy", "set"): "set_policy",
 }
 """The CLI where it applies: every node operation, and reading what a profile holds."""
 
@@ -157,4 +160,5 @@ def test_the_cli_maps_onto_the_operations() -> None:
                 a.choices for a in sub._actions if isinstance(a, argparse._SubParsersAction)
             )
             sub = choices[word]  # KeyError: the command is missing
-    assert set(NODE_OPERATIONS) <= set(CLI_OPERATIONS.values())
+    covered = set(CLI_OPERATIONS.values()) | {"get_profile_policy", "set_profile_policy"}
+    assert set(NODE_OPERATIONS) <= covered  # policy get/set NS/PROFILE are the profile ones

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from memoturn import cli_inspector
+from memoturn import cli_inspector, governance_cli
 from memoturn.core.errors import InvalidInput, MemoturnError
 from memoturn.core.model import Record, iso
 from memoturn.engine.tokens import signing_seed_from
@@ -402,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=lambda c, a: c.delete_branch(*a.profile, a.name), show=_done("deleted"))
 
     cli_inspector.add_commands(sub, _parser, common, _profile_ref)
+    governance_cli.add_commands(sub, common, _parser)
 
     _parser(
         sub,
@@ -618,6 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return args.run(args)
+        if getattr(args, "standalone", None) is not None:  # needs no node (audit verify)
+            return int(args.standalone(args))
         return _run_client_command(args)
     except MemoturnError as e:
         print(f"error: {e.message}", file=sys.stderr)

@@ -42,6 +42,7 @@ def test_the_command_set() -> None:
     assert tops == {
         "serve", "ns", "profile", "token", "ingest", "recall", "checkpoint", "rewind",
         "branch", "bench", "mcp", "eval", "memories", "sessions", "kv", "documents", "vectors",
+        "policy", "audit",
     }  # fmt: skip
     for group, actions in {
         "profile": {"create", "list", "delete"},
@@ -49,6 +50,8 @@ def test_the_command_set() -> None:
         "branch": {"create", "list", "delete"},
         "token": {"mint", "revoke"},
         "ns": {"create", "list"},
+        "policy": {"get", "set"},
+        "audit": {"verify", "export"},
     }.items():
         assert {p[1] for p in ALL if p[0] == group and len(p) == 2} == actions
 

@@ -85,7 +85,7 @@ def test_memories(alice) -> None:
     )  # fmt: skip
     assert r.status_code == 200, r.text
     first = r.json()
-    assert set(first) == {"memory", "txid", "duplicate", "superseded", "updated"}
+    assert set(first) == {"memory", "txid", "duplicate", "superseded", "updated", "ttl_capped"}
     assert set(first["memory"]) >= MEMORY_FIELDS
     assert first["memory"]["created_at"].endswith("Z") and first["duplicate"] is False
     again = alice.post(

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from memoturn.bench import edges_bench, profile_bench, storage_bench
+from memoturn.bench import edges_bench, governance_bench, profile_bench, storage_bench
 from memoturn.bench.stats import render_table, write_json
 
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["storage", "recall", "edges"],
+        choices=["storage", "recall", "edges", "governance"],
         default=None,
         help="run one group of scenarios",
     )
@@ -51,14 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     n_single = 20 if args.quick else 200
     print(f"memoturn bench: profile sizes {sizes}, {n_queries} queries per mode", file=sys.stderr)
     results = []
+    endpoint = _moto(args) if args.only in (None, "storage", "governance") else None
+    s3 = (lambda prefix: _s3_store(endpoint, prefix)) if endpoint else None
     if args.only in (None, "storage"):
         results += storage_bench.run(
-            quick=args.quick, sizes=[10, 300] if args.quick else [10, 10_000], s3=_moto(args)
+            quick=args.quick,
+            sizes=[10, 300] if args.quick else [10, 10_000],
+            s3=s3("storage") if s3 else None,
         )
     if args.only in (None, "recall"):
         results += profile_bench.run(sizes, n_queries=n_queries, n_single=n_single)
     if args.only in (None, "edges"):
         results += edges_bench.run(quick=args.quick)
+    if args.only in (None, "governance"):
+        results += governance_bench.run(quick=args.quick, s3=s3)
     print(render_table(results))
     out = args.out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_json(results, out, {"args": vars(args) | {"out": str(args.out)}})
@@ -66,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _moto(args: argparse.Namespace) -> object | None:
-    """An S3 store on moto's server on loopback, if moto is installed (a dev dependency)."""
+def _moto(args: argparse.Namespace) -> str | None:
+    """The endpoint of moto's S3 server on loopback with a bucket ``bench``, if moto is
+    installed (a dev dependency)."""
     if args.no_s3:
         return None
     try:
@@ -78,8 +85,6 @@ def _moto(args: argparse.Namespace) -> object | None:
         return None
     import logging
 
-    from memoturn.storage.s3 import S3Store
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -89,8 +94,14 @@ def _moto(args: argparse.Namespace) -> object | None:
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **creds).create_bucket(
         Bucket="bench"
     )
+    return endpoint
+
+
+def _s3_store(endpoint: str, prefix: str) -> object:
+    from memoturn.storage.s3 import S3Store
+
     return S3Store(
-        "bench", endpoint=endpoint, region="us-east-1", access_key_id="bench",
+        "bench", prefix, endpoint=endpoint, region="us-east-1", access_key_id="bench",
         secret_access_key="bench-secret", allow_http=True,
     )  # fmt: skip
 

@@ -12,6 +12,7 @@ from memoturn.client import _core
 from memoturn.client._base import _BaseClient
 from memoturn.client._core import MAIN, Call, ProfileCalls
 from memoturn.core.model import (
+    AuditPage,
     Branch,
     Checkpoint,
     CollectionPage,
@@ -39,6 +40,7 @@ from memoturn.core.model import (
     VectorQueryResult,
     Written,
 )
+from memoturn.core.policy import Policy, ProfilePolicy
 
 T = TypeVar("T")
 
@@ -120,6 +122,43 @@ class AsyncClient(_BaseClient):
         """Run one garbage collection on the node now (root token): per profile, the
         expired burner branches removed and the unreachable objects deleted."""
         return await self._send(self._calls.gc())
+
+    async def get_policy(self, ns: str) -> Policy:
+        """The namespace's governance policy."""
+        return await self._send(self._calls.get_policy(ns))
+
+    async def set_policy(self, ns: str, policy: Mapping[str, Any]) -> Policy:
+        """Replace the namespace's policy (root); the fields it omits take their defaults."""
+        return await self._send(self._calls.set_policy(ns, policy))
+
+    async def get_profile_policy(self, ns: str, name: str) -> ProfilePolicy:
+        """The namespace's policy, the profile's override and the effective policy."""
+        return await self._send(self._calls.get_profile_policy(ns, name))
+
+    async def set_profile_policy(
+        self, ns: str, name: str, policy: Mapping[str, Any]
+    ) -> ProfilePolicy:
+        """Replace the profile's override; it may only tighten (``policy_loosens``)."""
+        return await self._send(self._calls.set_profile_policy(ns, name, policy))
+
+    async def audit_events(
+        self,
+        ns: str,
+        *,
+        since: float | str | None = None,
+        until: float | str | None = None,
+        profile: str | None = None,
+        op: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AuditPage:
+        """One page of the namespace's audit events, oldest first, and the cursor of the
+        next page (``None``: no more)."""
+        return await self._send(
+            self._calls.audit_events(
+                ns, since=since, until=until, profile=profile, op=op, cursor=cursor, limit=limit
+            )
+        )
 
     async def create_checkpoint(
         self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN

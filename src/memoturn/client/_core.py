@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from memoturn.core.errors import ERROR_KINDS, MemoturnError, Unavailable
 from memoturn.core.model import (
+    AuditPage,
     Branch,
     Checkpoint,
     CollectionPage,
@@ -42,6 +43,7 @@ from memoturn.core.model import (
     Written,
 )
 from memoturn.core.names import ROOT_TOKEN_FILE
+from memoturn.core.policy import Policy, ProfilePolicy
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -207,6 +209,41 @@ class NodeCalls:
                 GcReport(p["profile"], p["expired_branches"], p["deleted"], p["kept"])
                 for p in d["profiles"]
             ],
+        )
+
+    def get_policy(self, ns: str) -> Call[Policy]:
+        return Call("GET", f"/v1/namespaces/{_seg(ns)}/policy", Policy.from_dict)
+
+    def set_policy(self, ns: str, policy: Mapping[str, Any]) -> Call[Policy]:
+        return Call("PUT", f"/v1/namespaces/{_seg(ns)}/policy", Policy.from_dict, dict(policy))
+
+    def get_profile_policy(self, ns: str, name: str) -> Call[ProfilePolicy]:
+        return Call("GET", self._p(ns, name) + "/policy", ProfilePolicy.from_dict)
+
+    def set_profile_policy(
+        self, ns: str, name: str, policy: Mapping[str, Any]
+    ) -> Call[ProfilePolicy]:
+        return Call("PUT", self._p(ns, name) + "/policy", ProfilePolicy.from_dict, dict(policy))
+
+    def audit_events(
+        self,
+        ns: str,
+        *,
+        since: float | str | None = None,
+        until: float | str | None = None,
+        profile: str | None = None,
+        op: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Call[AuditPage]:
+        """One page of the namespace's audit events, oldest first, and the cursor of the
+        next page (``None``: no more)."""
+        params = _body(since=since, until=until, profile=profile, op=op, cursor=cursor)
+        return Call(
+            "GET",
+            f"/v1/namespaces/{_seg(ns)}/audit",
+            AuditPage.from_dict,
+            params={**params, "limit": limit},
         )
 
     def create_checkpoint(

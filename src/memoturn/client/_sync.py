@@ -13,6 +13,7 @@ from memoturn.client._base import _BaseClient
 from memoturn.client._core import MAIN, Call, ProfileCalls
 from memoturn.core.api import ProfileAPI
 from memoturn.core.model import (
+    AuditPage,
     Branch,
     Checkpoint,
     CollectionPage,
@@ -40,6 +41,7 @@ from memoturn.core.model import (
     VectorQueryResult,
     Written,
 )
+from memoturn.core.policy import Policy, ProfilePolicy
 
 T = TypeVar("T")
 
@@ -126,6 +128,41 @@ class Client(_BaseClient):
         """Run one garbage collection on the node now (root token): per profile, the
         expired burner branches removed and the unreachable objects deleted."""
         return self._send(self._calls.gc())
+
+    def get_policy(self, ns: str) -> Policy:
+        """The namespace's governance policy."""
+        return self._send(self._calls.get_policy(ns))
+
+    def set_policy(self, ns: str, policy: Mapping[str, Any]) -> Policy:
+        """Replace the namespace's policy (root); the fields it omits take their defaults."""
+        return self._send(self._calls.set_policy(ns, policy))
+
+    def get_profile_policy(self, ns: str, name: str) -> ProfilePolicy:
+        """The namespace's policy, the profile's override and the effective policy."""
+        return self._send(self._calls.get_profile_policy(ns, name))
+
+    def set_profile_policy(self, ns: str, name: str, policy: Mapping[str, Any]) -> ProfilePolicy:
+        """Replace the profile's override; it may only tighten (``policy_loosens``)."""
+        return self._send(self._calls.set_profile_policy(ns, name, policy))
+
+    def audit_events(
+        self,
+        ns: str,
+        *,
+        since: float | str | None = None,
+        until: float | str | None = None,
+        profile: str | None = None,
+        op: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AuditPage:
+        """One page of the namespace's audit events, oldest first, and the cursor of the
+        next page (``None``: no more)."""
+        return self._send(
+            self._calls.audit_events(
+                ns, since=since, until=until, profile=profile, op=op, cursor=cursor, limit=limit
+            )
+        )
 
     def create_checkpoint(
         self, ns: str, name: str, checkpoint: str, *, branch: str = MAIN

@@ -46,6 +46,7 @@ from memoturn.core.model import (
     VectorQueryResult,
     Written,
 )
+from memoturn.core.policy import Policy, ProfilePolicy
 
 MAIN = "main"
 
@@ -336,6 +337,24 @@ class NodeAPI(Protocol):
 
     def delete_branch(self, ns: str, name: str, branch: str) -> None:
         """Delete a branch (not ``main``)."""
+        ...
+
+    # -- governance -------------------------------------------------------------------------
+
+    def get_policy(self, ns: str) -> Policy:
+        """The namespace's governance policy."""
+        ...
+
+    def set_policy(self, ns: str, policy: Mapping[str, Any]) -> Policy:
+        """Replace the namespace's policy (root); the fields it omits take their defaults."""
+        ...
+
+    def get_profile_policy(self, ns: str, name: str) -> ProfilePolicy:
+        """The namespace's policy, the profile's override and the effective policy."""
+        ...
+
+    def set_profile_policy(self, ns: str, name: str, policy: Mapping[str, Any]) -> ProfilePolicy:
+        """Replace the profile's override; it may only tighten (``policy_loosens``)."""
         ...
 
 

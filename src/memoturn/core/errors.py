@@ -101,6 +101,31 @@ class TxidTimeout(MemoturnError):
     retryable = True
 
 
+class PolicyLoosens(InvalidInput):
+    """A profile's policy override would loosen the namespace's policy (``field`` names
+    where). Nothing was changed."""
+
+    code = "policy_loosens"
+
+    def __init__(
+        self, message: str, *, hint: str = "", retry_after: float | None = None, field: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint, retry_after=retry_after)
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        body = super().to_dict()
+        body["error"]["field"] = self.field  # type: ignore[index]
+        return body
+
+
+class EgressDenied(Forbidden):
+    """The effective ``ai_egress`` policy forbids sending this content where the node's
+    model would send it."""
+
+    code = "egress_denied"
+
+
 class Internal(MemoturnError):
     """A bug or a broken invariant. Report it."""
 
@@ -112,6 +137,9 @@ class Internal(MemoturnError):
 ERROR_KINDS: dict[str, type[MemoturnError]] = {
     cls.code: cls
     for cls in (
+        # Specific kinds first: a status with no known code maps to the last (the base) kind.
+        PolicyLoosens,
+        EgressDenied,
         InvalidInput,
         Unauthorized,
         Forbidden,

@@ -141,6 +141,8 @@ class IngestResult(Record):
     updated: list[str] = dataclasses.field(default_factory=list)
     """On a duplicate: the fields the re-ingest changed on the existing memory
     (``metadata``, ``expires_at``); empty when nothing changed (and nothing was written)."""
+    ttl_capped: bool = False
+    """The policy's ``task_ttl_max_s`` shortened the TTL asked for (``expires_at`` shows it)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -458,3 +460,11 @@ class GcReport(Record):
     expired_branches: list[str] = dataclasses.field(default_factory=list)
     deleted: int = 0
     kept: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditPage(Record):
+    """A page of a namespace's audit events (metadata only), oldest first."""
+
+    events: list[dict[str, Any]]
+    next_cursor: str | None = None

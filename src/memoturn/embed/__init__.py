@@ -49,6 +49,12 @@ class Embedder(Protocol):
         ...
 
     @property
+    def egress(self) -> str:
+        """Where texts go: ``in_process`` (never leave the process), ``self_hosted`` (a
+        server inside the deployment) or ``third_party``. Policies' ``ai_egress`` checks it."""
+        ...
+
+    @property
     def max_tokens(self) -> int | None:
         """Tokens of a text that reach its vector (the rest is ignored); None if unknown."""
         ...

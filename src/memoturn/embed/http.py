@@ -93,6 +93,12 @@ class OpenAICompatibleEmbedder:
         )
 
     @property
+    def egress(self) -> str:
+        """Where texts go: ``self_hosted`` (a server inside the deployment, as declared) or
+        ``third_party``. Governance checks it against the policy's ``ai_egress``."""
+        return "self_hosted" if self.self_hosted else "third_party"
+
+    @property
     def dim(self) -> int:
         """The vector length (declared, or learned from the first response)."""
         if self._dim is None:

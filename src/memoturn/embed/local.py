@@ -79,6 +79,8 @@ class LocalEmbedder:
     name: str = MODEL_NAME
     dim: int = DIM
     self_hosted: bool = True
+    egress: str = "in_process"
+    """Texts never leave this process."""
     max_tokens: int | None = MAX_TOKENS
 
     def __init__(

@@ -188,7 +188,8 @@ class BranchOps:
             _remove(ob.path.with_name(ob.path.name + suffix))
         os.replace(tmp, ob.path)
         self._attach(
-            ob, Profile(ob.path, self.embedder, clock=self.clock, synchronous=self._synchronous)
+            ob,
+            Profile(ob.path, ob.profile.embedder, clock=self.clock, synchronous=self._synchronous),
         )
         ob.poisoned = False
         try:

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from memoturn.core import validate
 from memoturn.core.clock import Clock, SystemClock
-from memoturn.core.errors import NotFound, TxidTimeout, Unavailable
+from memoturn.core.errors import Conflict, NotFound, TxidTimeout, Unavailable
 from memoturn.core.ids import new_id
 from memoturn.core.model import ProfilePage
 from memoturn.core.names import check_name, database_id
@@ -33,6 +33,7 @@ from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import Catalog
 from memoturn.engine.gate import Gate
+from memoturn.engine.governance import STALENESS_S, GovernanceOps, Policies
 from memoturn.engine.handle import ProfileHandle
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
@@ -81,9 +82,11 @@ class OpenBranch:
         self.closed = False
         self.expires_at: float | None = None
         """A burner branch's end: from then on the copy is dropped and reads are 404."""
+        self.egress_choice = "node"
+        """The embedder the policy chose when it was opened (see GovernanceOps)."""
 
 
-class Engine(BranchOps):
+class Engine(BranchOps, GovernanceOps):
     """Namespaces > profiles > branches, each profile-branch its own SQLite database, with an
     object store as the source of truth. Thread-safe."""
 
@@ -103,6 +106,7 @@ class Engine(BranchOps):
         background: bool = False,
         maintenance_interval: float = 1.0,
         gc_interval: float = 600.0,
+        policy_staleness_s: float = STALENESS_S,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +131,7 @@ class Engine(BranchOps):
         self.clock = clock or SystemClock()
         self.min_txid_wait_s = min_txid_wait_s
         self.catalog = Catalog(self.store, self.clock)
+        self.policies = Policies(self.store, self.clock, policy_staleness_s)
         self.cache_dir = self.data_dir / "cache"
         shutil.rmtree(self.cache_dir, ignore_errors=True)  # disposable: the store is the truth
         self.cache_dir.mkdir()
@@ -184,6 +189,7 @@ class Engine(BranchOps):
             for key in [k for k in self._leases if k[0] == db]:
                 del self._leases[key]
         self.catalog.delete_profile(db)
+        self.policies.delete_override(ns, name)
         self._forget_open(db)
 
     def deployment_secret(self, name: str, size: int = 32) -> bytes:
@@ -249,6 +255,9 @@ class Engine(BranchOps):
             ob = self._acquire(key)
             with ob.gate.shared():
                 if ob.closed or ob.poisoned:
+                    continue
+                if not self._governed(ob):  # the policy now wants another embedder
+                    ob.poisoned = True
                     continue
                 try:
                     return fn(ob.profile)
@@ -352,7 +361,7 @@ class Engine(BranchOps):
         _remove_db_files(path)
         if m.head > 0:
             path.write_bytes(build_image(self.store, m, m.head))
-        profile = Profile(path, self.embedder, clock=self.clock, synchronous=self._synchronous)
+        profile, choice = self._open_profile(path, db)
         try:
             with self._lock:
                 lease = self._leases.get(key)
@@ -366,12 +375,32 @@ class Engine(BranchOps):
             )
             ob = OpenBranch(key, profile, replica, lease, path)
             ob.expires_at = m.expires_at
+            ob.egress_choice = choice
+            self._governed(ob)
             self._attach(ob, profile)
         except BaseException:
             profile.close()
             _remove_db_files(path)
             raise
         return ob
+
+    def _open_profile(self, path: Path, db: str) -> tuple[Profile, str]:
+        """The profile database with the embedder its effective policy allows. When the
+        in-process model stands in for a forbidden node model but the profile's vectors
+        came from that model, it opens with that model behind the egress guard: calls that
+        embed are refused and nothing is sent."""
+        ns, name = db.split("--", 1)
+        choice = self._egress_choice(self.policies.effective(ns, name))
+        tried = ["local", "denied"] if choice == "local" else [choice]
+        for i, option in enumerate(tried):
+            embedder = self._embedder_for(ns, name, option)
+            try:
+                profile = Profile(path, embedder, clock=self.clock, synchronous=self._synchronous)
+                return profile, choice
+            except Conflict:
+                if i == len(tried) - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _attach(self, ob: OpenBranch, profile: Profile) -> None:
         ob.profile = profile
@@ -491,6 +520,7 @@ class Engine(BranchOps):
                 try:
                     with ob.gate.shared():
                         if not ob.closed:
+                            self._governed(ob)  # the retention period, as of now
                             ob.profile.sweep()
                 except Exception:
                     log.warning("sweep of %s failed", ob.key[0], exc_info=True)

@@ -59,6 +59,8 @@ class Grant:
     scopes: frozenset[str] = frozenset(SCOPES)
     epoch: int | None = None
     expires_at: float | None = None
+    token_id: str | None = None
+    """The token's ``jti`` (audit events name it; it is not a secret)."""
 
     @property
     def subject(self) -> str:
@@ -126,6 +128,15 @@ class TokenAuthority:
         if grant.expires_at is not None:
             claims["exp"] = grant.expires_at
         return MintedToken(jwt.encode(claims, self._key, algorithm=ALGORITHM), grant.expires_at)
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` with the deployment's key (audit heads; callers prefix their own
+        domain so a signature of one kind is never valid as another)."""
+        return self._key.sign(data)
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        return self._key
 
     def mint_root(self) -> str:
         return self._sign(Grant(ROOT)).token
@@ -278,12 +289,14 @@ def _grant(claims: dict[str, object]) -> Grant:
     kind = claims.get("kind")
     exp = claims.get("exp")
     expires_at = float(exp) if isinstance(exp, int | float) else None
+    jti = claims.get("jti")
+    token_id = jti if isinstance(jti, str) and jti.isalnum() and len(jti) <= 64 else None
     try:
         if kind == ROOT:
-            return Grant(ROOT, expires_at=expires_at)
+            return Grant(ROOT, expires_at=expires_at, token_id=token_id)
         ns = check_name(claims.get("ns"), "namespace")
         if kind == NAMESPACE and claims.get("sub") == ns:
-            return Grant(NAMESPACE, ns, expires_at=expires_at)
+            return Grant(NAMESPACE, ns, expires_at=expires_at, token_id=token_id)
         if kind == PROFILE:
             profile = check_name(claims.get("profile"), "profile")
             branch = claims.get("branch")
@@ -297,6 +310,7 @@ def _grant(claims: dict[str, object]) -> Grant:
                     _scopes(claims.get("scopes")),  # type: ignore[arg-type]
                     epoch,
                     expires_at,
+                    token_id,
                 )
     except InvalidInput:
         pass

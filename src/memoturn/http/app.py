@@ -29,12 +29,14 @@ from memoturn.core.errors import (
     Unavailable,
 )
 from memoturn.engine import Engine
+from memoturn.engine.audit import AuditLog
 from memoturn.engine.tokens import TokenAuthority
 from memoturn.http import schemas
+from memoturn.http.auditing import Audited
 from memoturn.http.auth import Node, node_of
 from memoturn.http.edge import WRITER_HEADER, BodyLimit, Forwarder, ForwardWrites, Observe
 from memoturn.http.metrics import CONTENT_TYPE_LATEST, NodeMetrics
-from memoturn.http.routes import admin, gc, history, memories, sessions, store
+from memoturn.http.routes import admin, gc, governance, history, memories, sessions, store
 from memoturn.http.schemas import ERROR_RESPONSES
 from memoturn.mcp import http_app
 from memoturn.storage.lease import HeldElsewhere
@@ -68,7 +70,10 @@ def create_app(
         engine.on_segment_shipped = lambda txid, nbytes: metrics.segment_uploaded(nbytes)
     if engine.on_lease_event is None:
         engine.on_lease_event = metrics.lease_event
-    mcp = http_app(engine, tokens)
+    audit = AuditLog(
+        engine.store, engine.policies, engine.clock, engine.node_id, tokens.signing_key
+    )
+    mcp = http_app(engine, tokens, audit)
     forwarder = Forwarder(engine.node_id)
 
     @contextlib.asynccontextmanager
@@ -78,6 +83,7 @@ def create_app(
                 yield
             finally:
                 await forwarder.aclose()
+                audit.close()  # what is queued is written; every chain's head sealed
 
     app = FastAPI(
         lifespan=lifespan,
@@ -88,7 +94,8 @@ def create_app(
         responses=ERROR_RESPONSES,
         dependencies=[Depends(_known_query_parameters)],
     )
-    app.state.node = Node(engine, tokens, metrics, max_body_bytes)
+    app.state.node = Node(engine, tokens, metrics, max_body_bytes, audit)
+    app.state.audit = audit
     # MCP over streamable HTTP; a route, not a mount (a mount would redirect /mcp to /mcp/).
     app.router.add_route("/mcp", mcp, include_in_schema=False)
     app.add_exception_handler(MemoturnError, _memoturn_error)  # type: ignore[arg-type]
@@ -96,10 +103,11 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(ForwardWrites, forwarder=forwarder)  # inside BodyLimit: bounded bodies
+    app.add_middleware(Audited, audit=audit)  # outside forwarding: sees the final answer
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
     _node_routes(app)
-    for module in (admin, memories, sessions, store, history, gc):
+    for module in (admin, memories, sessions, store, history, gc, governance):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

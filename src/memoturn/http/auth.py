@@ -14,6 +14,7 @@ from fastapi import Depends, Path, Query, Request
 
 from memoturn.core.errors import Unauthorized
 from memoturn.engine import Engine, ProfileHandle
+from memoturn.engine.audit import AuditLog
 from memoturn.engine.engine import MAIN
 from memoturn.engine.tokens import READ, WRITE, Grant, TokenAuthority
 from memoturn.http.metrics import NodeMetrics
@@ -27,6 +28,7 @@ class Node:
     tokens: TokenAuthority
     metrics: NodeMetrics
     max_body_bytes: int
+    audit: AuditLog
 
 
 def node_of(request: Request) -> Node:
@@ -46,8 +48,11 @@ def bearer(request: Request) -> str | None:
 
 
 def grant(request: Request) -> Grant:
-    """The verified grant of the request's token (401 if missing or invalid)."""
-    return node_of(request).tokens.verify(bearer(request))
+    """The verified grant of the request's token (401 if missing or invalid). Kept on the
+    request for the audit stream, which names who called."""
+    caller = node_of(request).tokens.verify(bearer(request))
+    request.state.grant = caller
+    return caller
 
 
 NsPath = Annotated[str, Path(description="namespace")]

@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
@@ -32,10 +33,11 @@ from starlette.types import Receive, Scope, Send
 from memoturn.core.errors import InvalidInput, MemoturnError, Unauthorized
 from memoturn.core.names import check_name
 from memoturn.engine import Engine
+from memoturn.engine.audit import Actor, AuditLog, Call
 from memoturn.engine.tokens import Grant, TokenAuthority
 from memoturn.mcp.backends import EngineBackend
-from memoturn.mcp.server import Caller, build_server
-from memoturn.mcp.tools import allowed_tools, bind
+from memoturn.mcp.server import Auditor, Caller, build_server
+from memoturn.mcp.tools import Binding, allowed_tools, bind
 
 CALLER = "memoturn.mcp.caller"
 """The ASGI scope key under which each request carries its :class:`Caller`."""
@@ -44,9 +46,12 @@ CALLER = "memoturn.mcp.caller"
 class McpHttpApp:
     """The ASGI app serving MCP over streamable HTTP for one engine."""
 
-    def __init__(self, engine: Engine, authority: TokenAuthority) -> None:
+    def __init__(
+        self, engine: Engine, authority: TokenAuthority, audit: AuditLog | None = None
+    ) -> None:
         self._engine = engine
         self._authority = authority
+        self._audit = audit
         self._server = build_server(_caller_of_request)
         self._sessions = StreamableHTTPSessionManager(
             app=self._server, json_response=True, stateless=True
@@ -88,7 +93,36 @@ class McpHttpApp:
             compact=_flag(query, "compact"),
         )
         backend = EngineBackend(self._engine, self._authority, lambda: grant, forward_token=token)
-        return Caller(backend, binding)
+        return Caller(backend, binding, self._auditor(grant, binding))
+
+    def _auditor(self, grant: Grant, binding: Binding) -> Auditor | None:
+        """The audit hook of this caller's tool calls: the same one function the REST edge
+        uses (:meth:`AuditLog.submit`), awaited until the event is durable."""
+        audit = self._audit
+        if audit is None:
+            return None
+        actor = Actor(grant.kind, grant.subject, grant.token_id)
+
+        async def record(
+            tool: str, arguments: Mapping[str, Any] | None, status: int, answer: Any
+        ) -> None:
+            args = arguments if isinstance(arguments, Mapping) else {}
+            profile, branch = binding.profile or args.get("profile"), binding.branch
+            branch = branch or args.get("branch") or "main"
+            call = Call(
+                namespace=binding.namespace,
+                op=tool,
+                status=status,
+                actor=actor,
+                profile=_checked_name(profile),
+                branch=_checked_name(branch) if profile is not None else None,
+                answer=answer if isinstance(answer, Mapping) else None,
+            )
+            done = await anyio.to_thread.run_sync(audit.submit, call)
+            if done is not None:
+                await asyncio.wrap_future(done)
+
+        return record
 
     async def _ensure_running(self) -> None:
         if self._running:
@@ -111,11 +145,20 @@ class McpHttpApp:
                 self._runner.result()  # raises why it could not start
 
 
-def http_app(engine: Engine, authority: TokenAuthority) -> McpHttpApp:
-    """Streamable HTTP MCP for ``engine``, authenticating with ``authority``. Route it at
-    ``/mcp`` (e.g. ``app.router.add_route("/mcp", mcp_app)``); see the module docstring for
-    the lifespan."""
-    return McpHttpApp(engine, authority)
+def http_app(
+    engine: Engine, authority: TokenAuthority, audit: AuditLog | None = None
+) -> McpHttpApp:
+    """Streamable HTTP MCP for ``engine``, authenticating with ``authority``; each tool call
+    is audited in ``audit`` when its policy asks. Route it at ``/mcp`` (e.g.
+    ``app.router.add_route("/mcp", mcp_app)``); see the module docstring for the lifespan."""
+    return McpHttpApp(engine, authority, audit)
+
+
+def _checked_name(value: object) -> str | None:
+    try:
+        return check_name(value, "name") if isinstance(value, str) else None
+    except InvalidInput:
+        return None
 
 
 def _caller_of_request(ctx: object) -> Caller:

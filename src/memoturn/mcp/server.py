@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio.to_thread
@@ -23,10 +23,12 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
 import memoturn
-from memoturn.core.errors import Internal, MemoturnError
+from memoturn.core.errors import Internal, MemoturnError, Unavailable
 from memoturn.mcp.tools import BY_NAME, TOOLS, Backend, Binding, Tool, call
 
 log = logging.getLogger("memoturn.mcp")
+
+Auditor = Callable[[str, Mapping[str, Any] | None, int, Any], Awaitable[None]]
 
 INSTRUCTIONS = """\
 Memoturn is this agent's long-term memory: one profile (a user, team or persona) per \
@@ -45,6 +47,9 @@ class Caller:
 
     backend: Backend
     binding: Binding
+    audit: Auditor | None = None
+    """Awaited after each tool call with (tool, arguments, status, answer); returns once
+    the call's audit event is durable (or at once when its policy wants none)."""
 
 
 CallerOf = Callable[[ServerRequestContext[Any, Any]], Caller]
@@ -108,12 +113,26 @@ def build_server(caller_of: CallerOf) -> Server[Any]:
         )
         try:
             # The engine and the SDK block (SQLite, the embedder, HTTP): keep the loop free.
-            return result(await anyio.to_thread.run_sync(run))
+            value = await anyio.to_thread.run_sync(run)
+            status, answer = 200, result(value)
         except MemoturnError as e:
-            return error(e)
+            value, status, answer = None, e.status, error(e)
         except Exception:
             log.exception("tool %s failed", params.name)
-            return error(Internal("internal error", hint="this is a bug; the log has details"))
+            value, status = None, 500
+            answer = error(Internal("internal error", hint="this is a bug; the log has details"))
+        if caller.audit is not None:
+            try:
+                await caller.audit(params.name, params.arguments, status, value)
+            except Exception:
+                log.error("audit event of tool %s not durable", params.name, exc_info=True)
+                return error(
+                    Unavailable(
+                        "the call's audit event could not be written to the object store",
+                        hint="retry; a write may have been applied",
+                    )
+                )
+        return answer
 
     server: Server[Any] = Server(
         "memoturn",

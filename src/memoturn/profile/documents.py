@@ -92,6 +92,9 @@ class DocumentOps:
             txid = self.db.txid
         if row is None:
             raise NotFound(f"no document {document_id!r} in this profile")
+        cutoff = self.retained_after(self.clock.now())
+        if cutoff is not None and row[4] <= cutoff:
+            raise NotFound(f"document {document_id!r} has passed the retention period")
         return DocumentResult(
             Document(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5]), txid
         )

@@ -184,8 +184,8 @@ class MemoryOps:
                 return IngestResult(mem, row[2], bool(row[3]), json.loads(row[4]))
         dup = cur.execute(
             f"SELECT {rows.MEMORY_COLUMNS} FROM memories WHERE content_hash = ? "
-            f"AND valid_to IS NULL AND {_NOT_EXPIRED}",
-            (req.content_hash, now),
+            f"AND valid_to IS NULL AND {_NOT_EXPIRED} AND created_at > ?",
+            (req.content_hash, now, self.retained_after(now) or -1.0),
         ).fetchone()
         if dup is not None:
             mem = rows.memory(dup)
@@ -209,7 +209,11 @@ class MemoryOps:
         mem = rows.memory(dup)
         changes = _changes(mem, req, now)
         metadata = req.metadata if "metadata" in changes else mem.metadata
-        expires_at = now + req.ttl_s if "expires_at" in changes and req.ttl_s else mem.expires_at
+        ttl, capped = req.ttl_s, False
+        cap = self.task_ttl_max_s
+        if ttl is not None and mem.type == MemoryType.TASK and cap is not None and ttl > cap:
+            ttl, capped = cap, True
+        expires_at = now + ttl if "expires_at" in changes and ttl else mem.expires_at
         cur.execute(
             "UPDATE memories SET metadata = ?, expires_at = ? WHERE id = ?",
             (rows.dumps(metadata), expires_at, mem.id),
@@ -217,7 +221,7 @@ class MemoryOps:
         (rid,) = cur.execute("SELECT rid FROM memories WHERE id = ?", (mem.id,)).fetchone()
         tx.after_commit(lambda: self.memory_index.set_expires_at(rid, expires_at))
         updated = self._memory_by_id(cur, mem.id, include_expired=True)
-        return IngestResult(updated, tx.txid, True, [], sorted(changes))
+        return IngestResult(updated, tx.txid, True, [], sorted(changes), ttl_capped=capped)
 
     def _ingest_in(
         self: Profile, tx: Transaction, req: _Request, vector: np.ndarray | None
@@ -230,11 +234,16 @@ class MemoryOps:
         if answer is not None:
             return answer
         valid_from = _valid_from(req, now)
-        expires_at = now + req.ttl_s if req.ttl_s is not None else None
+        ttl = req.ttl_s
         if req.session_id is not None:
             session = self._session_for_write(tx, req.session_id)
             if req.type == MemoryType.TASK and req.ttl_s is None:
-                expires_at = now + session.task_ttl_s
+                ttl = session.task_ttl_s
+        capped = False
+        cap = self.task_ttl_max_s
+        if req.type == MemoryType.TASK and cap is not None and (ttl is None or ttl > cap):
+            ttl, capped = cap, True
+        expires_at = now + ttl if ttl is not None else None
         mid = new_id()
         superseded: list[str] = []
         if req.topic is not None:
@@ -298,7 +307,7 @@ class MemoryOps:
                 ),
             )
         mem = self._memory_by_id(cur, mid, include_expired=True)
-        return IngestResult(mem, tx.txid, False, superseded)
+        return IngestResult(mem, tx.txid, False, superseded, ttl_capped=capped)
 
     def _memory_by_id(
         self: Profile, cur: Any, memory_id: str, *, include_expired: bool = False
@@ -309,6 +318,9 @@ class MemoryOps:
         if row is None:
             raise NotFound(f"no memory {memory_id!r} in this profile")
         mem = rows.memory(row)
+        cutoff = self.retained_after(self.clock.now())
+        if cutoff is not None and mem.created_at <= cutoff and not include_expired:
+            raise NotFound(f"memory {memory_id!r} has passed the retention period")
         if (
             not include_expired
             and mem.expires_at is not None
@@ -376,7 +388,8 @@ class MemoryOps:
     ) -> MemoryPage:
         """Memories oldest first (ids sort by time); ``cursor`` is the ``next_cursor`` of
         the previous page."""
-        conds, params = [_NOT_EXPIRED], [self.clock.now()]
+        now = self.clock.now()
+        conds, params = [_NOT_EXPIRED, "created_at > ?"], [now, self.retained_after(now) or -1.0]
         if type is not None:
             conds.append("type = ?")
             params.append(validate.choice(type, "type", _TYPES))
@@ -403,11 +416,12 @@ class MemoryOps:
     def topic_history(self: Profile, topic: str) -> TopicHistory:
         """Every version of a topic, oldest first, superseded and forgotten ones included."""
         topic = validate.short(topic, "topic", max_chars=limits.MAX_TOPIC_CHARS) or ""
+        now = self.clock.now()
         with self.db.read() as cur:
             found = cur.execute(
                 f"SELECT {rows.MEMORY_COLUMNS} FROM memories WHERE topic = ? AND {_NOT_EXPIRED} "
-                "ORDER BY valid_from, id",
-                (topic, self.clock.now()),
+                "AND created_at > ? ORDER BY valid_from, id",
+                (topic, now, self.retained_after(now) or -1.0),
             ).fetchall()
             txid = self.db.txid
         return TopicHistory([rows.memory(r) for r in found], txid)

@@ -53,6 +53,11 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps):
             self.db.close()
             raise
         self._vector_cache: dict[str, Any] = {}
+        # Set by the engine from the effective governance policy before every call.
+        self.retention_s: int | None = None
+        """Items (memories, turns, document chunks) older than this are never read."""
+        self.task_ttl_max_s: int | None = None
+        """The cap on a task memory's TTL."""
 
     @property
     def txid(self) -> int:
@@ -100,10 +105,17 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps):
         self.db.ensure_writable()
         return self.embedder.embed(list(texts))
 
+    def retained_after(self, now: float) -> float | None:
+        """Items created at or before this time have passed the retention period (``None``:
+        no retention limit)."""
+        return None if self.retention_s is None else now - self.retention_s
+
     def sweep(self) -> Written:
-        """Purge expired memories and KV keys (they are already invisible to reads)."""
+        """Purge expired memories and KV keys, and items past the retention period (both
+        are already invisible to reads)."""
         with self.db.write() as tx:
             now = tx.now
+            count = self._purge_retained(tx)
             expired = tx.cursor.execute(
                 "SELECT rid FROM memories WHERE expires_at IS NOT NULL AND expires_at <= ?",
                 (now,),
@@ -118,13 +130,41 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps):
             tx.cursor.execute(
                 "DELETE FROM idempotency WHERE created_at <= ?", (now - 7 * 24 * 3600,)
             )
-            count = len(expired) + kv_count
+            count += len(expired) + kv_count
             if count == 0:
                 tx.cancel()
                 return Written(self.db.txid, 0)
             for (rid,) in expired:
                 tx.after_commit(lambda rid=rid: self.memory_index.remove(rid))
         return Written(tx.txid, count)
+
+    def _purge_retained(self, tx: Any) -> int:
+        cutoff = self.retained_after(tx.now)
+        if cutoff is None:
+            return 0
+        cur, count = tx.cursor, 0
+        for table, index in (("memories", self.memory_index), ("turns", self.turn_index)):
+            old = cur.execute(f"SELECT rid FROM {table} WHERE created_at <= ?", (cutoff,))
+            rids = [rid for (rid,) in old.fetchall()]
+            cur.execute(f"DELETE FROM {table} WHERE created_at <= ?", (cutoff,))
+            for rid in rids:
+                tx.after_commit(lambda rid=rid, index=index: index.remove(rid))
+            count += len(rids)
+        chunks = cur.execute(
+            "SELECT c.rid FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.created_at <= ?",
+            (cutoff,),
+        ).fetchall()
+        cur.execute(
+            "DELETE FROM chunks WHERE document_id IN "
+            "(SELECT id FROM documents WHERE created_at <= ?)",
+            (cutoff,),
+        )
+        cur.execute("DELETE FROM documents WHERE created_at <= ?", (cutoff,))
+        count += self.db.conn.changes()
+        for (rid,) in chunks:
+            tx.after_commit(lambda rid=rid: self.chunk_index.remove(rid))
+        return count
 
     def close(self) -> None:
         self.db.close()

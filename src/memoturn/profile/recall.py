@@ -189,6 +189,9 @@ class RecallOps:
                 "chunks_fts",
                 self.chunk_index,
             )
+        cutoff = self.retained_after(now)
+        if cutoff is not None:  # the policy's retention period: older items are never read
+            add(f"{time_col} > ?", cutoff)
         if q.created_after is not None:
             add(f"{time_col} >= ?", q.created_after)
         if q.created_before is not None:

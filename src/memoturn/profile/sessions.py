@@ -62,6 +62,8 @@ class SessionOps:
         the same settings returns it; an ended one is a conflict."""
         sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
         ttl = validate.ttl(task_ttl_s, "task_ttl_s") or limits.DEFAULT_TASK_TTL_S
+        if self.task_ttl_max_s is not None:
+            ttl = min(ttl, self.task_ttl_max_s)  # the policy's cap; the answer shows it
         meta = validate.metadata(metadata)
         with self.db.write() as tx:
             sid = sid or new_id()
@@ -233,8 +235,8 @@ class SessionOps:
                 raise NotFound(f"no session {session_id!r} in this profile")
             found = cur.execute(
                 f"SELECT {rows.TURN_COLUMNS} FROM turns WHERE session_id = ? AND turn > ? "
-                "ORDER BY turn LIMIT ?",
-                (session_id, after, limit + 1),
+                "AND created_at > ? ORDER BY turn LIMIT ?",
+                (session_id, after, self.retained_after(self.clock.now()) or -1.0, limit + 1),
             ).fetchall()
             txid = self.db.txid
         page, next_cursor = rows.page([rows.turn(r) for r in found], limit, lambda t: t.turn)

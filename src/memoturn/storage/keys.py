@@ -8,6 +8,10 @@ leases/{ns}--{profile}/{branch}.json            the writer lease of a branch (CA
 profiles/{ns}--{profile}/token-epoch            tokens minted under an older epoch are revoked
 data/{ns}--{profile}/{branch}/seg/{txid:016d}.{epoch}    one committed transaction
 data/{ns}--{profile}/{branch}/snap/{txid:016d}.{epoch}   a full page image at txid
+policies/{ns}/namespace.json                    a namespace's governance policy (CAS)
+policies/{ns}/profiles/{profile}.json           a profile's policy override (CAS)
+audit/{ns}/{node}/{seq:016d}.json               one batch of audit events of one node's chain
+audit/{ns}/{node}/head.json                     that chain's signed head (CAS)
 ```
 
 Manifests sit apart from data so that listing a namespace's profiles reads only manifests.
@@ -60,3 +64,23 @@ def segment(db: str, branch: str, txid: int, epoch: int) -> str:
 
 def snapshot(db: str, branch: str, txid: int, epoch: int) -> str:
     return f"data/{db}/{branch}/snap/{txid:016d}.{epoch}"
+
+
+def namespace_policy(ns: str) -> str:
+    return f"policies/{ns}/namespace.json"
+
+
+def profile_policy(ns: str, profile: str) -> str:
+    return f"policies/{ns}/profiles/{profile}.json"
+
+
+def audit_prefix(ns: str) -> str:
+    return f"audit/{ns}/"
+
+
+def audit_batch(ns: str, node: str, seq: int) -> str:
+    return f"audit/{ns}/{node}/{seq:016d}.json"
+
+
+def audit_head(ns: str, node: str) -> str:
+    return f"audit/{ns}/{node}/head.json"

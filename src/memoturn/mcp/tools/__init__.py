@@ -29,6 +29,10 @@ NOT_TOOLS: dict[str, str] = {
     "delete_profile": "administration: destructive beyond one agent's remit",
     "revoke_tokens": "administration",
     "delete_checkpoint": "checkpoints are kept until a person removes them",
+    "get_policy": "governance is the operator's (REST, SDK, CLI), not the agent's",
+    "set_policy": "governance is the operator's, with the root token",
+    "get_profile_policy": "governance is the operator's (REST, SDK, CLI)",
+    "set_profile_policy": "governance is the operator's",
 }
 
 
