@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.mcp.conftest import Session
 
+from memoturn.core.ranking import RECOMMENDED_MIN_SCORE
 from memoturn.mcp import TOOL_NAMES
 
 EXPECTED_TOOLS = [
@@ -63,7 +64,12 @@ async def memories(s: Session) -> None:
     assert hits["txid"] >= vegan["txid"]
     top = hits["results"][0]
     assert top["scope"] == "memories" and top["memory"]["content"] == "Alice is vegan"
-    assert {"score", "why"} <= set(top)
+    assert {"score", "relevance", "why"} <= set(top)
+    rec = RECOMMENDED_MIN_SCORE
+    relevant = await s.call("memory_recall", query="what does Alice eat?", min_score=rec)
+    assert [h["memory"]["content"] for h in relevant["results"]] == ["Alice is vegan"]
+    unrelated = await s.call("memory_recall", query="capital of Australia", min_score=rec)
+    assert unrelated["results"] == []
 
     history = await s.call("memory_history", topic="diet")
     versions = history["versions"]
@@ -178,6 +184,11 @@ async def bad_arguments(s: Session) -> None:
     k = await s.fail("memory_recall", query="x", k="five")
     assert k == {"code": "invalid", "message": "argument 'k' must be an integer, got a string",
                  "hint": ""}  # fmt: skip
+    for bad in (1.5, -1):  # the wording differs through a node until errors are unified
+        score = await s.fail("memory_recall", query="x", min_score=bad)
+        assert score["code"] == "invalid" and "min_score" in score["message"]
+    score = await s.fail("memory_recall", query="x", min_score=True)
+    assert score["message"] == "argument 'min_score' must be a number, got a boolean"
     kind = await s.fail("memory_ingest", type="opinion", content="x")
     assert kind["code"] == "invalid" and "fact, preference" in kind["message"]
     missing = await s.fail("memory_ingest", type="fact")

@@ -434,7 +434,7 @@ class ProfileCalls:
 
     def recall(self, query: str, **options: Any) -> Call[RecallResult]:
         """Hybrid recall (``k``, ``types``, ``topic``, ``session_id``, ``source``,
-        ``scopes``, ``include_history``, ``as_of``, ``metadata``, ``mode`` ...)."""
+        ``scopes``, ``include_history``, ``as_of``, ``metadata``, ``mode``, ``min_score`` ...)."""
         return self._read("POST", "/recall", recall_result, {"query": query, **options})
 
     # sessions

@@ -147,6 +147,11 @@ class RecallHit(Record):
     scope: str
     memory: Memory | Turn | DocumentChunk
     score: float
+    """The fused score: how this hit ranks against the other hits of the same query."""
+    relevance: float
+    """Calibrated relevance in [0, 1] from this hit's own evidence (cosine and the share of
+    query words it holds), the same whatever else the profile holds; ``min_score`` filters
+    on it."""
     why: Why
 
 

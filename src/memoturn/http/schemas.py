@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memoturn.core import limits
+from memoturn.core import limits, ranking
 from memoturn.core.model import MemoryType, Scope
 
 TTL = Field(default=None, ge=limits.MIN_TTL_S, le=limits.MAX_TTL_S, description="seconds")
@@ -173,6 +173,14 @@ class RecallIn(Request):
     recency_half_life_s: float | None = Field(None, gt=0)
     recency_weight: float = Field(0.3, ge=0, le=1)
     mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
+    min_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        strict=True,
+        description="drop hits whose relevance is below this (recommended: "
+        f"{ranking.RECOMMENDED_MIN_SCORE}); unset: keep every hit",
+    )
 
 
 class TurnOut(BaseModel):
@@ -207,7 +215,10 @@ class RecallHitOut(BaseModel):
     memory: MemoryOut | TurnOut | ChunkOut = Field(
         description="a memory, a transcript turn or a document chunk, by scope"
     )
-    score: float
+    score: float = Field(description="fused score, relative to this query's other hits")
+    relevance: float = Field(
+        description="calibrated relevance in [0, 1] from this hit's own evidence"
+    )
     why: WhyOut
 
 
