@@ -263,6 +263,8 @@ class RecallOps:
         if q.recency_half_life_s is None and q.min_score is None:
             fused = fused[: q.k]
         records = self._hydrate(cur, scope, [f.key for f in fused])
+        # When the keyword list holds every match, a hit outside it holds no query word.
+        every_match = match is not None and len(keyword) < depth
         hits = []
         for f in fused:
             record = records.get(f.key)
@@ -275,9 +277,10 @@ class RecallOps:
                     now - created, q.recency_half_life_s, q.recency_weight
                 )
                 score *= factor
-            relevance = ranking.relevance(
-                f.similarity, ranking.coverage(words, item_tokens(scope, record))
-            )
+            held = 0.0
+            if f.bm25 is not None or not every_match:
+                held = ranking.coverage(words, item_tokens(scope, record))
+            relevance = ranking.relevance(f.similarity, held)
             if q.min_score is not None and relevance < q.min_score:
                 continue
             why = Why(f.bm25_rank, f.vector_rank, f.similarity, f.bm25, factor)
@@ -379,12 +382,16 @@ def tokens(text: str) -> set[str]:
     )
 
 
+@functools.lru_cache(maxsize=16384)
+def _word_tokens(forms: tuple[str, ...]) -> frozenset[str]:
+    # Queries reuse a small vocabulary: a cached word costs no tokenizer call.
+    return frozenset(tokens(" ".join(forms)))
+
+
 def query_tokens(query: str) -> list[frozenset[str]]:
     """The query's keyword-search words as index tokens, one set per word (its stem and the
     stems of its other forms), duplicates after stemming dropped."""
-    groups = (
-        frozenset().union(*(tokens(f) for f in forms)) for forms in ranking.query_words(query)
-    )
+    groups = (_word_tokens(forms) for forms in ranking.query_words(query))
     return list(dict.fromkeys(g for g in groups if g))
 
 
