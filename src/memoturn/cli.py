@@ -585,9 +585,13 @@ _EVAL_HELP = """usage: memoturn eval BENCHMARK [ARGS]
 Measure recall quality on a public benchmark. Benchmarks:
   locomo    LoCoMo (long conversations): evidence recall at k = 5, 10, 25, 50, per
             category, for hybrid, keyword-only and vector-only recall
+  relevance Memoturn's own labelled set: with recall's min_score, the share of
+            unrelated questions that return nothing and of related ones that still
+            find their memory (--fit refits the relevance model on the fit half)
 
-example:
+examples:
   memoturn eval locomo --data ../shared/data/locomo10.json
+  memoturn eval relevance
 """
 
 
@@ -596,6 +600,10 @@ def _eval(argv: list[str]) -> int:
         from memoturn.bench import locomo
 
         return int(locomo.main(argv[1:]) or 0)
+    if argv[:1] == ["relevance"]:
+        from memoturn.bench import relevance
+
+        return int(relevance.main(argv[1:]) or 0)
     if argv[:1] in (["--help"], ["-h"]):
         print(_EVAL_HELP, end="")
         return 0

@@ -32,6 +32,7 @@ from memoturn.core.model import (
     VectorHit,
     Written,
 )
+from memoturn.core.ranking import RECOMMENDED_MIN_SCORE
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,12 @@ def test_memories(client, sdk_clock) -> None:
     hit = alice.recall("what should I cook for Alice?").results[0]
     assert isinstance(alice.recall("x"), RecallResult)
     assert hit.memory.content == "Alice is vegan" and hit.why.vector_rank is not None
+    assert 0 < hit.relevance < 1
+    relevant = alice.recall("what should I cook for Alice?", min_score=hit.relevance).results
+    assert [h.memory.content for h in relevant] == ["Alice is vegan"]
+    assert alice.recall("capital of Australia", min_score=RECOMMENDED_MIN_SCORE).results == []
+    with pytest.raises(InvalidInput, match="min_score"):
+        alice.recall("x", min_score=1.5)
     history = alice.topic_history("diet").versions
     assert [m.content for m in history] == ["Alice is vegetarian", "Alice is vegan"]
     assert history[0].valid_to is not None and history[0].superseded_by == second.memory.id

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from memoturn.core import limits
+from memoturn.core.ranking import RECOMMENDED_MIN_SCORE
 from memoturn.http import MAX_BODY_BYTES
 
 P = "/v1/namespaces/acme/profiles/alice"
@@ -132,12 +133,30 @@ def test_recall(alice) -> None:
     assert r.status_code == 200, r.text
     hits = r.json()["results"]
     assert hits[0]["memory"]["content"] == "Alice's cat is named Miso"
-    assert set(hits[0]) == {"scope", "memory", "score", "why"}
+    assert set(hits[0]) == {"scope", "memory", "score", "relevance", "why"}
+    assert 0 < hits[0]["relevance"] < 1
     assert {"bm25_rank", "vector_rank", "similarity"} <= set(hits[0]["why"])
     r = alice.post(P + "/recall", json={"query": "cat", "types": ["task"], "mode": "keyword"})
     assert r.json()["results"] == []
     _error(alice.post(P + "/recall", json={"query": "x", "k": 0}), 400, "invalid")
     _error(alice.post(P + "/recall", json={"query": "x", "bogus": 1}), 400, "invalid")
+
+
+def test_recall_min_score(alice) -> None:
+    alice.post(P + "/memories", json={"type": "fact", "content": "Alice's cat is named Miso"})
+    body = {"query": "what is the capital of Australia", "min_score": RECOMMENDED_MIN_SCORE}
+    assert alice.post(P + "/recall", json={**body, "min_score": None}).json()["results"]
+    assert alice.post(P + "/recall", json=body).json()["results"] == []
+    body["query"] = "what is the cat called"
+    hits = alice.post(P + "/recall", json=body).json()["results"]
+    assert [h["memory"]["content"] for h in hits] == ["Alice's cat is named Miso"]
+    assert alice.post(P + "/recall", json={**body, "min_score": 0}).json()["results"]
+    assert alice.post(P + "/recall", json={**body, "min_score": 1}).json()["results"] == []
+    txid = alice.get(P + "/memories").json()["txid"]
+    for bad in (-0.1, 1.5, True, "0.5", [0.5]):
+        error = _error(alice.post(P + "/recall", json={**body, "min_score": bad}), 400, "invalid")
+        assert "min_score" in error["message"]
+    assert alice.get(P + "/memories").json()["txid"] == txid
 
 
 def test_sessions_and_transcript(alice) -> None:

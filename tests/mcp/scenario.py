@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.mcp.conftest import Session
 
+from memoturn.core.ranking import RECOMMENDED_MIN_SCORE
 from memoturn.mcp import TOOL_NAMES
 
 EXPECTED_TOOLS = [
@@ -66,7 +67,12 @@ async def memories(s: Session) -> None:
     assert hits["txid"] >= vegan["txid"]
     top = hits["results"][0]
     assert top["scope"] == "memories" and top["memory"]["content"] == "Alice is vegan"
-    assert {"score", "why"} <= set(top)
+    assert {"score", "relevance", "why"} <= set(top)
+    rec = RECOMMENDED_MIN_SCORE
+    relevant = await s.call("memory_recall", query="what does Alice eat?", min_score=rec)
+    assert [h["memory"]["content"] for h in relevant["results"]] == ["Alice is vegan"]
+    unrelated = await s.call("memory_recall", query="capital of Australia", min_score=rec)
+    assert unrelated["results"] == []
 
     history = await s.call("memory_history", topic="diet")
     versions = history["versions"]
@@ -209,6 +215,11 @@ async def bad_arguments(s: Session) -> None:
     assert k == {"code": "invalid", "message": "k must be an integer, got a string", "hint": ""}
     big = await s.fail("memory_recall", query="x", k=500)
     assert big["message"] == "k must be between 1 and 200, got 500"
+    for bad in (1.5, -1):
+        score = await s.fail("memory_recall", query="x", min_score=bad)
+        assert score["code"] == "invalid" and "min_score" in score["message"]
+    score = await s.fail("memory_recall", query="x", min_score=True)
+    assert score["message"] == "min_score must be a number, got a boolean"
     kind = await s.fail("memory_ingest", type="opinion", content="x")
     assert kind["code"] == "invalid" and "fact, preference" in kind["message"]
     missing = await s.fail("memory_ingest", type="fact")

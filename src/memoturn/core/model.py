@@ -205,6 +205,11 @@ class RecallHit(Record):
     memory: Memory | Turn | DocumentChunk
     """What matched: a memory, a transcript turn or a document chunk, as ``scope`` says."""
     score: float
+    """The fused score: how this hit ranks against the other hits of the same query."""
+    relevance: float
+    """Calibrated relevance in [0, 1] from this hit's own evidence (cosine and the share of
+    query words it holds), the same whatever else the profile holds; ``min_score`` filters
+    on it."""
     why: Why
 
     @classmethod
@@ -214,9 +219,9 @@ class RecallHit(Record):
             Scope.TRANSCRIPT: Turn,
             Scope.DOCUMENTS: DocumentChunk,
         }[Scope(data["scope"])]
-        rest = {k: v for k, v in data.items() if k not in ("memory", "why")}
+        names = {f.name for f in dataclasses.fields(cls)} - {"memory", "why"}  # type: ignore[arg-type]
         return cls(
-            **{f: rest[f] for f in ("scope", "score") if f in rest},
+            **{k: v for k, v in data.items() if k in names},
             memory=item.from_dict(data["memory"]),
             why=Why.from_dict(data["why"]),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 # Words that carry no topic on their own. Dropped from the keyword query unless nothing else
 # is left; BM25's idf would mostly ignore them anyway, but they cost posting-list reads.
@@ -125,15 +125,18 @@ def fts_query(text: str) -> str | None:
     which no suffix stemmer relates ("buy" finds "bought"). Stopwords are dropped unless
     nothing else is left. ``None`` when the text has no words.
     """
-    words = [w.lower() for w in _WORD.findall(text)]
-    kept = [w for w in words if w not in _STOPWORDS] or words
-    terms: list[str] = []
-    for word in dict.fromkeys(kept):
-        terms.append(_quoted(word))
-        terms += [_quoted(form) for form in _OTHER_FORMS.get(word, ())]
+    terms = [_quoted(form) for group in query_words(text) for form in group]
     if not terms:
         return None
     return " OR ".join(dict.fromkeys(terms))
+
+
+def query_words(text: str) -> list[tuple[str, ...]]:
+    """The distinct words of a query that keyword search looks for, each with the other
+    forms it also matches (irregular verbs): stopwords dropped unless nothing else is left."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    kept = [w for w in words if w not in _STOPWORDS] or words
+    return [(word, *_OTHER_FORMS.get(word, ())) for word in dict.fromkeys(kept)]
 
 
 KEYWORD_WEIGHT = 0.5
@@ -205,3 +208,66 @@ def recency_factor(age_s: float, half_life_s: float, weight: float) -> float:
     half-life. ``weight`` 0 turns recency off."""
     decay = 0.5 ** (max(age_s, 0.0) / half_life_s)
     return 1.0 - weight + weight * decay
+
+
+# -- calibrated relevance -----------------------------------------------------------------------
+#
+# The fused score says how a hit ranks against the other hits of the same query (this query's
+# best hit gets about 1 whatever it is); relevance says how likely a hit is to be what the
+# query asks for, from that hit's own evidence alone: the cosine of the query and the item,
+# and which of the query's keyword-search words the item holds. Neither depends on the rest
+# of the profile (BM25 would: its idf moves as memories are added), so the same (query,
+# item) pair always gets the same relevance.
+#
+# Logistic models, fitted offline by `memoturn eval relevance --fit` on the fit half of the
+# labelled set in memoturn/bench/relevance_data.py (written for Memoturn; not LoCoMo): each
+# related question's own memory (label 1) and every other hit of the top 10 that recall
+# returns for the related and the unrelated questions (label 0). So relevance reads as "the
+# share of hits like this one that were the memory the question was after". Refit and paste
+# the printed coefficients here when the embedder or the keyword query changes.
+#
+# With a cosine, the keyword evidence is "the item holds every query word": the share of
+# words held, fitted beside the cosine, got a negative weight (a hit sharing a generic word
+# such as "favourite" but not the subject is a typical wrong hit, and shared words already
+# raise the cosine), while holding them all (a name, a code) is evidence the embedder misses.
+
+RELEVANCE_MODEL = (-9.145, 20.505, 5.652)
+"""(intercept, cosine weight, all-words weight) of the model used when the hit has a cosine
+(hybrid and vector recall). Fitted with `memoturn eval relevance --fit`."""
+
+RELEVANCE_WORDS_MODEL = (-5.549, 8.598)
+"""(intercept, word-coverage weight) of the model used without a cosine: keyword-only
+recall, and items whose embedding is still pending. Fitted on keyword recall's hits."""
+
+RECOMMENDED_MIN_SCORE = 0.16
+"""The ``min_score`` the docs recommend: chosen on the fit half as the threshold with the
+highest (share of unrelated questions answered with nothing + share of related questions
+that still find their memory in the top 10); see docs/benchmarks.md for both shares on the
+report half."""
+
+
+def coverage(words: Sequence[frozenset[str]], item_tokens: Set[str]) -> float:
+    """The share of the query's words (each a set of equivalent index tokens: its stem and
+    those of its other forms) that occur among the item's index tokens; 0 for no words."""
+    if not words:
+        return 0.0
+    return sum(1 for forms in words if not forms.isdisjoint(item_tokens)) / len(words)
+
+
+def relevance(
+    similarity: float | None,
+    word_coverage: float,
+    *,
+    model: Sequence[float] = RELEVANCE_MODEL,
+    words_model: Sequence[float] = RELEVANCE_WORDS_MODEL,
+) -> float:
+    """Calibrated relevance in [0, 1] of one hit, from its own evidence: the cosine of query
+    and item (``None`` when the item has no embedding or the query was not embedded) and
+    its word coverage (:func:`coverage`). The models default to the fitted ones."""
+    if similarity is None:
+        b0, b_cov = words_model
+        z = b0 + b_cov * word_coverage
+    else:
+        b0, b_sim, b_all = model
+        z = b0 + b_sim * similarity + b_all * (word_coverage >= 1.0)
+    return 1.0 / (1.0 + math.exp(-z))

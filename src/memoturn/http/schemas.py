@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from memoturn.core import limits, model
+from memoturn.core import limits, model, ranking
 from memoturn.core.errors import ERROR_KINDS
 from memoturn.core.model import TIME_FIELDS, MemoryType, Record, Scope, field_types
 
@@ -195,8 +195,12 @@ class RecallIn(Request):
     recency_half_life_s: float | None = Field(None, description="positive seconds")
     recency_weight: float = bounded(0.3, minimum=0, maximum=1)
     mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
-    min_score: float | None = bounded(
-        None, minimum=0, maximum=1, description="drop hits whose calibrated relevance is below"
+    min_score: float | None = Field(
+        None,
+        strict=True,
+        description="drop hits whose relevance is below this (recommended: "
+        f"{ranking.RECOMMENDED_MIN_SCORE}); unset: keep every hit",
+        json_schema_extra={"minimum": 0, "maximum": 1},
     )
 
 

@@ -8,9 +8,11 @@ transcript turns, document chunks) is ranked on its own and the fused lists are 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import apsw
 import numpy as np
 
 from memoturn.core import limits, ranking, validate
@@ -44,6 +46,8 @@ class RecallQuery:
     recency_half_life_s: float | None = None
     recency_weight: float = 0.3
     mode: str = "hybrid"
+    min_score: float | None = None
+    """Drop hits whose calibrated ``relevance`` is below this; ``None``: keep every hit."""
 
     @classmethod
     def build(cls, query: str, **kw: Any) -> RecallQuery:
@@ -77,6 +81,16 @@ class RecallQuery:
         weight = kw.get("recency_weight", 0.3)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
             raise InvalidInput("recency_weight must be a number between 0 and 1")
+        min_score = kw.get("min_score")
+        if min_score is not None and (
+            isinstance(min_score, bool)
+            or not isinstance(min_score, int | float)
+            or not 0 <= min_score <= 1
+        ):
+            raise InvalidInput(
+                "min_score must be a number between 0 and 1",
+                hint=f"the recommended threshold is {ranking.RECOMMENDED_MIN_SCORE}",
+            )
         include_history = kw.get("include_history", False)
         if not isinstance(include_history, bool):
             raise InvalidInput("include_history must be true or false")
@@ -98,6 +112,7 @@ class RecallQuery:
             recency_half_life_s=half_life,
             recency_weight=float(weight),
             mode=validate.choice(kw.get("mode", "hybrid"), "mode", MODES),
+            min_score=None if min_score is None else float(min_score),
         )
 
     @property
@@ -129,11 +144,12 @@ class RecallOps:
         q = RecallQuery.build(query, **options)
         qvec = self.embedder.embed_query(q.query) if q.mode != "keyword" else None
         now = self.clock.now()
+        words = query_tokens(q.query)
         hits: list[RecallHit] = []
         with self.db.read() as cur:
             txid = self.db.txid
             for scope in q.scopes:
-                hits.extend(self._recall_scope(cur, scope, q, qvec, now))
+                hits.extend(self._recall_scope(cur, scope, q, qvec, now, words))
         hits.sort(key=lambda h: -h.score)
         return RecallResult(hits[: q.k], txid)
 
@@ -207,6 +223,7 @@ class RecallOps:
         q: RecallQuery,
         qvec: np.ndarray | None,
         now: float,
+        words: list[frozenset[str]],
     ) -> list[RecallHit]:
         s = self._scope_sql(scope, q, now)
         where = " AND ".join(s.conds) or "1"
@@ -246,9 +263,11 @@ class RecallOps:
                 similarity = s.index.similarity(missed, qvec)
         weight = {"keyword": 1.0, "vector": 0.0}.get(q.mode, ranking.KEYWORD_WEIGHT)
         fused = ranking.fuse(keyword, vector, similarity=similarity, keyword_weight=weight)
-        if q.recency_half_life_s is None:
+        if q.recency_half_life_s is None and q.min_score is None:
             fused = fused[: q.k]
         records = self._hydrate(cur, scope, [f.key for f in fused])
+        # When the keyword list holds every match, a hit outside it holds no query word.
+        every_match = match is not None and len(keyword) < depth
         hits = []
         for f in fused:
             record = records.get(f.key)
@@ -261,8 +280,14 @@ class RecallOps:
                     now - created, q.recency_half_life_s, q.recency_weight
                 )
                 score *= factor
+            held = 0.0
+            if f.bm25 is not None or not every_match:
+                held = ranking.coverage(words, item_tokens(scope, record))
+            relevance = ranking.relevance(f.similarity, held)
+            if q.min_score is not None and relevance < q.min_score:
+                continue
             why = Why(f.bm25_rank, f.vector_rank, f.similarity, f.bm25, factor)
-            hits.append(RecallHit(scope, record, score, why))
+            hits.append(RecallHit(scope, record, score, relevance, why))
         if q.recency_half_life_s is not None:
             hits.sort(key=lambda h: -h.score)
         return hits[: q.k]
@@ -335,3 +360,46 @@ class RecallOps:
 def _json_path_key(key: str) -> str:
     # Quote the key so dots or brackets in it are not read as path syntax.
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# The tokenizer of the keyword indexes (schema v3): word coverage compares the same stems the
+# index matches on. Tokenizing needs no database; one private connection serves all profiles.
+_TOKENIZER_ARGS = ["unicode61", "remove_diacritics", "2"]
+
+
+@functools.cache
+def _tokenizer() -> apsw.FTS5Tokenizer:
+    return apsw.Connection(":memory:").fts5_tokenizer("porter", _TOKENIZER_ARGS)
+
+
+def tokens(text: str) -> set[str]:
+    """The index tokens (stems) of a text, as the keyword indexes see it."""
+    return set(
+        _tokenizer()(
+            text.encode(),
+            apsw.FTS5_TOKENIZE_DOCUMENT,
+            None,
+            include_offsets=False,
+            include_colocated=False,
+        )
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _word_tokens(forms: tuple[str, ...]) -> frozenset[str]:
+    # Queries reuse a small vocabulary: a cached word costs no tokenizer call.
+    return frozenset(tokens(" ".join(forms)))
+
+
+def query_tokens(query: str) -> list[frozenset[str]]:
+    """The query's keyword-search words as index tokens, one set per word (its stem and the
+    stems of its other forms), duplicates after stemming dropped."""
+    groups = (_word_tokens(forms) for forms in ranking.query_words(query))
+    return list(dict.fromkeys(g for g in groups if g))
+
+
+def item_tokens(scope: str, record: Any) -> set[str]:
+    """The index tokens of what the scope's keyword index holds for an item."""
+    if scope == Scope.MEMORIES and record.topic:
+        return tokens(f"{record.content} {record.topic}")
+    return tokens(record.content)

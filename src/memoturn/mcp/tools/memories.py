@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memoturn.core import ranking
 from memoturn.core.api import ProfileAPI
 from memoturn.core.model import MemoryType, Scope
 from memoturn.mcp.tools.base import (
@@ -114,9 +115,12 @@ MEMORY_RECALL = Tool(
         "before answering whenever past context could matter: the user's preferences, "
         "earlier decisions, facts they told you. Add scopes 'transcript' and 'documents' to "
         "also search past conversation turns and stored documents. Each hit has the item "
-        "under 'memory', a 'score' and 'why' it matched.\n"
+        "under 'memory', a 'score' (rank among this query's hits), a 'relevance' (0-1, how "
+        "likely the hit is what was asked for) and 'why' it matched. Set min_score (e.g. "
+        f"{ranking.RECOMMENDED_MIN_SCORE}) to get only relevant hits: an empty result then "
+        "means nothing relevant is stored.\n"
         'Example: {"query": "what does Alice eat?", "k": 5}\n'
-        "Returns {results: [{scope, memory, score, why}], txid}."
+        "Returns {results: [{scope, memory, score, relevance, why}], txid}."
     ),
     params={
         "query": string("What to look for, in natural language or keywords."),
@@ -150,8 +154,8 @@ MEMORY_RECALL = Tool(
             "type": "number",
             "minimum": 0,
             "maximum": 1,
-            "description": "Only hits at least this relevant (0-1, absolute, not relative "
-            "to the other hits), so an unrelated question can come back empty.",
+            "description": "Only hits with at least this relevance (0-1; recommended "
+            f"{ranking.RECOMMENDED_MIN_SCORE}). Default: every hit.",
         },
     },
     required=("query",),
