@@ -138,8 +138,8 @@ def test_the_audit_route_filters_and_pages(node, root) -> None:
         assert c.get(NS + "/audit", headers=_bearer(alice)).status_code == 403
     assert root.get("/v1/namespaces/nope/audit").status_code == 404
     with memoturn.Client(node.url, node.root_token) as client:
-        events, cursor = client.audit_events("acme", op="ingest", limit=3)
-        assert [e["seq"] for e in events] == [1, 2, 3] and cursor is not None
+        page = client.audit_events("acme", op="ingest", limit=3)
+        assert [e["seq"] for e in page.events] == [1, 2, 3] and page.next_cursor is not None
 
 
 def test_rewind_branch_and_profile_deletion_keep_the_events(node, root) -> None:

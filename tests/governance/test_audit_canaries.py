@@ -70,22 +70,29 @@ def test_no_canary_reaches_the_audit_store(node) -> None:
     go("POST", base + "/sessions/{session_id}/turns", P + f"/sessions/{sid}/turns", json={
         "role": "user", "content": canary(), "name": canary(), "metadata": {canary(): canary()},
     })  # fmt: skip
+    turns = [{"role": "user", "content": canary(), "metadata": {canary(): 1}}]
+    go("POST", base + "/sessions/{session_id}/turns/batch", P + f"/sessions/{sid}/turns/batch",
+       json={"turns": turns})  # fmt: skip
     go("GET", base + "/sessions/{session_id}/turns", P + f"/sessions/{sid}/turns")
+    go("GET", base + "/sessions", P + "/sessions")
     go("POST", base + "/sessions/{session_id}/end", P + f"/sessions/{sid}/end")
     go("PUT", base + "/kv/{space}/{key}", P + f"/kv/notes/{key}",
        json={"value": {canary(): [canary()]}})  # fmt: skip
     go("GET", base + "/kv/{space}/{key}", P + f"/kv/notes/{key}")
     go("GET", base + "/kv/{space}", P + "/kv/notes", params={"prefix": canary()})
+    go("GET", base + "/kv", P + "/kv")
     go("DELETE", base + "/kv/{space}/{key}", P + f"/kv/notes/{key}")
     doc = go("POST", base + "/documents", P + "/documents", json={
         "title": canary(), "content": canary(), "metadata": {canary(): canary()},
     }).json()["document"]  # fmt: skip
     go("GET", base + "/documents/{document_id}", P + f"/documents/{doc['id']}")
+    go("GET", base + "/documents", P + "/documents")
     go("DELETE", base + "/documents/{document_id}", P + f"/documents/{doc['id']}")
     go("PUT", base + "/vectors/{collection}/{vector_id}", P + f"/vectors/emb/{vid}",
        json={"vector": [0.25, 0.5], "metadata": {canary(): canary()}})  # fmt: skip
     go("POST", base + "/vectors/{collection}/query", P + "/vectors/emb/query",
        json={"vector": [0.25, 0.5], "metadata": {canary(): canary()}})  # fmt: skip
+    go("GET", base + "/vectors", P + "/vectors")
     go("DELETE", base + "/vectors/{collection}/{vector_id}", P + f"/vectors/emb/{vid}")
     go("POST", base + "/checkpoints", P + "/checkpoints", json={"name": "cp"})
     go("GET", base + "/checkpoints", P + "/checkpoints")

@@ -121,7 +121,9 @@ def test_retention_hides_old_items_from_every_read_and_the_sweeper_removes_them(
         assert [h["memory"]["id"] for h in hits["results"]] == [young_id], mode
     # the same through the SDK and MCP
     with memoturn.Client(node.url, node.root_token) as client:
-        assert [m.id for m in client.profile("acme", "alice").list_memories()] == [young_id]
+        assert [m.id for m in client.profile("acme", "alice").list_memories().memories] == [
+            young_id
+        ]
     out = _mcp(node.engine, "memory_recall", query="kayak")
     assert [h["memory"]["id"] for h in out["results"]] == [young_id]
     # re-ingesting an expired one is a new memory, not a "duplicate" of the hidden one
@@ -129,7 +131,7 @@ def test_retention_hides_old_items_from_every_read_and_the_sweeper_removes_them(
                                             "topic": "boat"}).json()  # fmt: skip
     assert again["duplicate"] is False
     # the sweeper deletes the rows
-    swept = node.engine.profile("acme", "alice").sweep()
+    swept = node.engine.sweep("acme", "alice")
     assert swept.count == 3
     # lifting the policy does not bring them back
     root.put(NS + "/policy", json={}).raise_for_status()
@@ -164,7 +166,7 @@ def test_a_deny_namespace_never_sends_content_out(tmp_path, provider: Served) ->
             alice.append_turn("s1", "user", "secret turn")
         assert alice.recall("diagnosis", mode="keyword").results == []  # no embedding: fine
         alice.kv_set("notes", "k", "v")  # no content goes to a model
-        assert alice.list_memories() == []  # a refused write changed nothing
+        assert alice.list_memories().memories == []  # a refused write changed nothing
         assert state.requests == []  # not one request reached the server
 
 

@@ -138,12 +138,12 @@ def test_unknown_namespace_or_profile_is_404(root) -> None:
 
 def test_sdk_and_cli(node, root, capsys) -> None:
     with memoturn.Client(node.url, node.root_token) as client:
-        assert client.set_policy("gov", {"task_ttl_max_s": 300})["task_ttl_max_s"] == 300
-        assert client.get_policy("gov")["task_ttl_max_s"] == 300
+        assert client.set_policy("gov", {"task_ttl_max_s": 300}).task_ttl_max_s == 300
+        assert client.get_policy("gov").task_ttl_max_s == 300
         with pytest.raises(PolicyLoosens, match="task_ttl_max_s"):
             client.set_profile_policy("gov", "bob", {"task_ttl_max_s": 301})
         got = client.set_profile_policy("gov", "bob", {"task_ttl_max_s": 30})
-        assert got["effective"]["task_ttl_max_s"] == 30
+        assert got.effective.task_ttl_max_s == 30 and got.profile == {"task_ttl_max_s": 30}
         assert client.get_profile_policy("gov", "bob") == got
         bob = _token(root, profile="bob")
     with memoturn.Client(node.url, bob) as client, pytest.raises(Forbidden):
@@ -180,4 +180,4 @@ def test_a_change_reaches_another_node_within_the_staleness_bound(tmp_path, embe
         assert result.ttl_capped and result.memory.expires_at == clock_b.now() + 60
         a.set_profile_policy("acme", "alice", {"task_ttl_max_s": 10})
         clock_b.advance(STALENESS_S)
-        assert b.get_profile_policy("acme", "alice")["effective"]["task_ttl_max_s"] == 10
+        assert b.get_profile_policy("acme", "alice").effective.task_ttl_max_s == 10

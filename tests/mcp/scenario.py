@@ -98,9 +98,10 @@ async def memories(s: Session) -> None:
     listed = await s.call("memory_list", include_history=True, limit=1)
     assert [m["id"] for m in listed["memories"]] == [first["memory"]["id"]]
     rest = await s.call("memory_list", include_history=True, cursor=listed["next_cursor"])
-    assert [m["id"] for m in rest["memories"]] == [vegan["memory"]["id"]]
+    assert [m["id"] for m in rest["memories"]] == [vegan["memory"]["id"], moved["memory"]["id"]]
     assert rest["next_cursor"] is None
-    assert (await s.call("memory_list"))["memories"] == []  # both retired
+    current = (await s.call("memory_list"))["memories"]  # both diet versions are retired
+    assert [m["id"] for m in current] == [moved["memory"]["id"]]
 
 
 async def transcripts_and_sessions(s: Session) -> None:

@@ -136,7 +136,7 @@ async def test_the_app_runs_in_its_hosts_lifespan(node) -> None:
 
 async def test_a_tool_allow_list_and_compact_answers(node) -> None:
     """?tools= offers (and allows) only those tools; ?compact=true answers recall with
-    {id, content, score} hits and drops null fields."""
+    {id, content, score, relevance} hits and drops null fields."""
     node.provision("lean", "al")
     token = node.token("lean", "al")
     query = "?tools=memory_ingest,memory_recall&compact=true"
@@ -145,11 +145,9 @@ async def test_a_tool_allow_list_and_compact_answers(node) -> None:
         wrote = await s.call("memory_ingest", type="fact", content="Al keeps bees")
         assert "topic" not in wrote["memory"] and "superseded" not in wrote  # nulls, empties
         hits = await s.call("memory_recall", query="what does Al keep?")
-        assert set(hits["results"][0]) == {"id", "content", "score"}
-        assert hits["results"][0] == {
-            "id": wrote["memory"]["id"], "content": "Al keeps bees",
-            "score": hits["results"][0]["score"],
-        }  # fmt: skip
+        top = hits["results"][0]
+        assert set(top) == {"id", "content", "score", "relevance"}
+        assert (top["id"], top["content"]) == (wrote["memory"]["id"], "Al keeps bees")
         refused = await s.fail("kv_set", space="s", key="k", value=1)
         assert refused["code"] == "not_found" and "memory_recall" in refused["hint"]
     r = httpx.post(

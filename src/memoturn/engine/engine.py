@@ -27,7 +27,7 @@ from memoturn.core import validate
 from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import Conflict, NotFound, TxidTimeout, Unavailable
 from memoturn.core.ids import new_id
-from memoturn.core.model import ProfilePage
+from memoturn.core.model import ProfilePage, Written
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
@@ -549,6 +549,11 @@ class Engine(BranchOps, GovernanceOps):
             except Exception:
                 log.warning("background embedding of %s failed", ob.key[0], exc_info=True)
                 return
+
+    def sweep(self, ns: str, name: str, branch: str = MAIN) -> Written:
+        """Purge a branch's expired and retention-aged rows now (the maintenance thread does
+        it every minute; they are invisible to reads already)."""
+        return self._run(self._key(ns, name, branch), lambda p: p.sweep())
 
     def pending_embeddings(self, ns: str, name: str, branch: str = MAIN) -> int:
         """How many memories of a branch wait for their embedding (``defer_embedding``)."""

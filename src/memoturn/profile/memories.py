@@ -182,11 +182,7 @@ class MemoryOps:
                     )
                 mem = self._memory_by_id(cur, row[1], include_expired=True)
                 return IngestResult(mem, row[2], bool(row[3]), json.loads(row[4]))
-        dup = cur.execute(
-            f"SELECT {rows.MEMORY_COLUMNS} FROM memories WHERE content_hash = ? "
-            f"AND valid_to IS NULL AND {_NOT_EXPIRED} AND created_at > ?",
-            (req.content_hash, now, self.retained_after(now) or -1.0),
-        ).fetchone()
+        dup = self._current_duplicate(cur, req, now)
         if dup is not None:
             mem = rows.memory(dup)
             if _changes(mem, req, now):
@@ -195,15 +191,19 @@ class MemoryOps:
             return IngestResult(mem, max(self.db.txid, mem.txid), True, [])
         return None
 
+    def _current_duplicate(self: Profile, cur: Any, req: _Request, now: float) -> Any:
+        """The row of the current, live memory with the request's content, if any."""
+        return cur.execute(
+            f"SELECT {rows.MEMORY_COLUMNS} FROM memories WHERE content_hash = ? "
+            f"AND valid_to IS NULL AND {_NOT_EXPIRED} AND created_at > ?",
+            (req.content_hash, now, self.retained_after(now) or -1.0),
+        ).fetchone()
+
     def _update_duplicate(self: Profile, tx: Transaction, req: _Request) -> IngestResult | None:
         """Re-ingesting current content with new metadata or a new TTL updates the existing
         memory in place (same id, no new version) and says which fields changed."""
         cur, now = tx.cursor, tx.now
-        dup = cur.execute(
-            f"SELECT {rows.MEMORY_COLUMNS} FROM memories WHERE content_hash = ? "
-            f"AND valid_to IS NULL AND {_NOT_EXPIRED}",
-            (req.content_hash, now),
-        ).fetchone()
+        dup = self._current_duplicate(cur, req, now)
         if dup is None:
             return None
         mem = rows.memory(dup)

@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memoturn.core import validate
 from memoturn.core.policy import MAX_SECONDS
-from memoturn.http.auth import NamespaceAdmin, NsPath, ProfilePath, Reader, Root, node_of
+from memoturn.engine.engine import MAIN
+from memoturn.http.auth import (
+    BranchQuery,
+    NamespaceAdmin,
+    NsPath,
+    ProfilePath,
+    Reader,
+    Root,
+    node_of,
+)
 
 router = APIRouter(prefix="/v1/namespaces", tags=["governance"])
 P = "/{ns}/profiles/{profile}"
@@ -113,7 +122,12 @@ def get_profile_policy(target: Reader) -> dict[str, Any]:
     operation_id="set_profile_policy",
 )
 def set_profile_policy(
-    ns: NsPath, profile: ProfilePath, body: PolicyIn, request: Request, caller: NamespaceAdmin
+    ns: NsPath,
+    profile: ProfilePath,
+    body: PolicyIn,
+    request: Request,
+    caller: NamespaceAdmin,
+    branch: BranchQuery = MAIN,
 ) -> dict[str, Any]:
     """Replace the profile's override (root or the namespace's token). It may only tighten:
     a field looser than the namespace's policy is a 400 ``policy_loosens`` naming it, and
