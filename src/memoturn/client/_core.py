@@ -19,6 +19,7 @@ from memoturn.core.model import (
     Checkpoint,
     Document,
     DocumentChunk,
+    ImportResult,
     IngestResult,
     KVItem,
     Memory,
@@ -51,6 +52,13 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     json: Any = None
     params: Mapping[str, Any] | None = None
+    content: bytes | None = None
+    """A raw request body (sent as :data:`NDJSON`) instead of ``json``."""
+    text: bool = False
+    """The answer is text (:data:`NDJSON`), handed to ``parse`` as a string."""
+
+
+NDJSON = "application/x-ndjson"
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -107,6 +115,10 @@ def transport_error(url: str, exc: Exception) -> Unavailable:
         hint="is it running? start one with `memoturn serve`, or set MEMOTURN_URL",
         retry_after=1,
     )
+
+
+def import_result(data: Mapping[str, Any]) -> ImportResult:
+    return ImportResult(data["txid"], dict(data["counts"]))
 
 
 def finish(call: Call[T], status: int, body: Any, retry_after: str | None) -> T:
@@ -558,6 +570,19 @@ class ProfileCalls:
             lambda d: [record(VectorHit, h) for h in d["results"]],
             body,
         )
+
+    # export and import
+
+    def export_profile(self) -> Call[str]:
+        """The whole profile-branch as JSON Lines (format version 1, docs/cli.md): memories
+        with their history, sessions and turns, KV keys, documents, vector collections."""
+        return dataclasses.replace(self._read("GET", "/export", str), text=True)
+
+    def import_profile(self, data: str | bytes) -> Call[ImportResult]:
+        """Load an export into this profile-branch, which must be empty, as one transaction
+        (one txid). A bad line is an InvalidInput naming it and changes nothing."""
+        content = data.encode() if isinstance(data, str) else bytes(data)
+        return dataclasses.replace(self._write("POST", "/import", import_result), content=content)
 
 
 def operations(cls: type) -> list[str]:

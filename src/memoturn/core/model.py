@@ -207,3 +207,12 @@ class Branch(Record):
     expires_at: float | None
     txid: int
     """The branch's head txid."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImportResult(Record):
+    """The answer to importing a profile export: the one txid the whole import committed
+    as, and how many records of each kind it wrote."""
+
+    txid: int
+    counts: dict[str, int]

@@ -19,13 +19,14 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import NotFound, TxidTimeout, Unavailable
 from memoturn.core.ids import new_id
+from memoturn.core.model import ImportResult
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
@@ -562,6 +563,20 @@ class ProfileHandle:
     @property
     def txid(self) -> int:
         return self._engine._acquire(self.key).profile.txid
+
+    def export_profile(self) -> str:
+        """The whole profile-branch as JSON Lines (format version 1, docs/cli.md): memories
+        with their history, sessions and turns, KV keys, documents, vector collections."""
+        return str(self._engine._call(self.key, "export_profile", (), {}))
+
+    def import_profile(self, data: str | bytes | Iterable[str | bytes]) -> ImportResult:
+        """Load an export (its text, bytes, or lines such as an open file) into this
+        profile-branch, which must be empty, as one transaction (one txid). A bad line is
+        an InvalidInput naming it and changes nothing."""
+        if not isinstance(data, str | bytes | bytearray | memoryview):
+            data = list(data)  # read once: the call is retried if the branch reloads
+        result: ImportResult = self._engine._call(self.key, "import_profile", (data,), {})
+        return result
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_") or not callable(getattr(Profile, name, None)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memoturn.core.errors import MemoturnError, TooLarge
-from memoturn.core.limits import FORWARD_TIMEOUT_S
+from memoturn.core.limits import FORWARD_TIMEOUT_S, MAX_IMPORT_BYTES
 from memoturn.http.metrics import NodeMetrics
 
 log = logging.getLogger("memoturn.http")
@@ -63,17 +64,24 @@ async def send_error(send: Send, error: MemoturnError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_IMPORT_PATH = re.compile(r"/v1/namespaces/[^/]+/profiles/[^/]+/import")
+
+
 class BodyLimit:
     """Refuse a request body over ``max_bytes`` with 413 before anything parses it: at once
-    when Content-Length says so, else as soon as the streamed body passes the limit."""
+    when Content-Length says so, else as soon as the streamed body passes the limit. A
+    profile import (a whole export in one body) has its own limit, ``max_import_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, max_import_bytes: int = MAX_IMPORT_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_import_bytes = max_import_bytes
 
-    def _too_large(self, size: str) -> TooLarge:
+    def _too_large(self, size: str, limit: int) -> TooLarge:
         return TooLarge(
-            f"the request body is {size} bytes; the limit is {self.max_bytes}",
+            f"the request body is {size} bytes; the limit is {limit}",
             hint="send fewer items per request, or split the document",
         )
 
@@ -81,9 +89,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope["method"] == "POST" and _IMPORT_PATH.fullmatch(scope["path"]):
+            limit = self.max_import_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, self._too_large(declared.decode()))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await send_error(send, self._too_large(declared.decode(), limit))
             return
         # Read the whole body up front (it is at most max_bytes), then replay it.
         chunks: list[bytes] = []
@@ -95,8 +106,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await send_error(send, self._too_large(f"more than {self.max_bytes}"))
+            if size > limit:
+                await send_error(send, self._too_large(f"more than {limit}", limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
