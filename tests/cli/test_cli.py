@@ -41,7 +41,7 @@ def test_the_command_set() -> None:
     tops = {p[0] for p in ALL}
     assert tops == {
         "serve", "ns", "profile", "token", "ingest", "recall", "checkpoint", "rewind",
-        "branch", "bench", "mcp", "eval",
+        "branch", "export", "import", "bench", "mcp", "eval",
     }  # fmt: skip
     for group, actions in {
         "profile": {"create", "list", "delete"},
@@ -220,7 +220,7 @@ def test_commands_end_to_end(served, monkeypatch, capsys) -> None:
     assert "error: this token lacks the 'write' scope" in capsys.readouterr().err
     monkeypatch.delenv("MEMOTURN_TOKEN")
     assert run("token", "revoke", "acme/alice").startswith("revoked")
-    assert run("profile", "delete", "acme/alice") == "deleted\n"
+    assert run("profile", "delete", "acme/alice", "--yes") == "deleted\n"
 
 
 def test_unreachable_node_is_a_clear_error(capsys) -> None:
