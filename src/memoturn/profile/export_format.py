@@ -28,7 +28,6 @@ from memoturn.profile.sessions import ROLES, embedding_texts
 from memoturn.profile.vectors import _vector
 
 FORMAT_VERSION = 1
-MEDIA_TYPE = "application/x-ndjson"
 
 # -- field checks -----------------------------------------------------------------------------
 
@@ -111,7 +110,7 @@ def _vector_values(value: Any, field: str) -> list[float]:
 
 _ID = _required_short(64)
 _SESSION_ID = _required_short(limits.MAX_SESSION_ID_CHARS)
-_TTL_MAX = 2**62
+_COUNT_MAX = 2**62
 
 FIELDS: dict[str, dict[str, Check]] = {
     "session": {
@@ -120,11 +119,11 @@ FIELDS: dict[str, dict[str, Check]] = {
         "ended_at": _opt(_time),
         "task_ttl_s": _int(limits.MIN_TTL_S, limits.MAX_TTL_S),
         "metadata": validate.metadata,
-        "next_turn": _int(1, _TTL_MAX),
+        "next_turn": _int(1, _COUNT_MAX),
     },
     "turn": {
         "session_id": _SESSION_ID,
-        "turn": _int(1, _TTL_MAX),
+        "turn": _int(1, _COUNT_MAX),
         "role": lambda v, f: validate.choice(v, f, ROLES),
         "name": _short(128),
         "content": _text(limits.MAX_TURN_CONTENT_BYTES),

@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from memoturn.core import limits
 from memoturn.http.auth import MinTxid, Reader, Writer
 from memoturn.http.schemas import ERROR_RESPONSES, READ_RESPONSES
-from memoturn.profile.export_format import MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}", tags=["transfer"])
 
+MEDIA_TYPE = "application/x-ndjson"
 _CHUNK_CHARS = 64 * 1024
 
 
