@@ -77,5 +77,6 @@ async def import_profile(request: Request, target: Writer) -> dict[str, Any]:
     transaction (one txid). The whole export is checked first: a bad line is a 400 naming
     it, and changes nothing. Embeddings are recomputed by this node's embedder."""
     body = await request.body()
-    result = await run_in_threadpool(target.handle().import_profile, body)
+    # Off the event loop: finding the profile may read the store, the import embeds.
+    result = await run_in_threadpool(lambda: target.handle().import_profile(body))
     return result.to_dict()
