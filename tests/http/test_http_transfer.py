@@ -95,3 +95,36 @@ def test_async_client(client, node) -> None:
 
     result, again = asyncio.run(main())
     assert result.txid == 1 and again == exported
+
+
+def test_an_import_sent_to_another_node_is_forwarded_to_the_writer(tmp_path, embedder) -> None:
+    """Two nodes on one store: node A holds the writer lease of an empty profile (a write
+    that changed nothing took it); an import sent to B is carried out by A."""
+    import httpx
+
+    from memoturn.http import ThrowawayNode
+    from memoturn.http.edge import FORWARDED_TO_HEADER
+    from memoturn.storage.localdir import LocalDirStore
+
+    options = {"object_store": LocalDirStore(tmp_path / "store"), "embedder": embedder,
+               "signing_seed": bytes(range(32))}  # fmt: skip
+    with (
+        ThrowawayNode(tmp_path / "a", **options) as a,
+        ThrowawayNode(tmp_path / "b", **options) as b,
+    ):
+        auth = bearer(a.root_token)
+        with httpx.Client(base_url=a.url, headers=auth) as on_a:
+            on_a.post("/v1/namespaces", json={"name": "fw"}).raise_for_status()
+            for name in ("src", "dst"):
+                on_a.post("/v1/namespaces/fw/profiles", json={"name": name}).raise_for_status()
+            q = "/v1/namespaces/fw/profiles"
+            on_a.post(f"{q}/src/memories", json={"type": "fact", "content": "x"}).raise_for_status()
+            exported = on_a.get(f"{q}/src/export").content
+            assert on_a.delete(f"{q}/dst/kv/s/missing").json()["count"] == 0  # A: the writer
+        with httpx.Client(base_url=b.url, headers=auth, timeout=60) as on_b:
+            r = on_b.post(f"{q}/dst/import", content=exported)
+            assert r.status_code == 200, r.text
+            assert r.headers[FORWARDED_TO_HEADER] == a.url
+            txid = r.json()["txid"]
+            r = on_b.get(f"{q}/dst/export", params={"min_txid": txid})
+            assert r.content == exported

@@ -65,6 +65,8 @@ async def send_error(send: Send, error: MemoturnError) -> None:
 
 
 _IMPORT_PATH = re.compile(r"/v1/namespaces/[^/]+/profiles/[^/]+/import")
+IMPORT_FORWARD_TIMEOUT_S = 3600.0
+"""How long a node waits for the writer's answer to a forwarded profile import."""
 
 
 class BodyLimit:
@@ -125,9 +127,12 @@ class Forwarder:
         self._timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
 
-    async def send(self, writer: str, scope: Scope, body: bytes) -> httpx.Response | None:
+    async def send(
+        self, writer: str, scope: Scope, body: bytes, timeout_s: float | None = None
+    ) -> httpx.Response | None:
         """Send the request of ``scope`` with ``body`` to ``writer``; ``None`` when the
-        writer cannot be reached or does not answer in time."""
+        writer cannot be reached or does not answer in time (``timeout_s``, else the
+        forwarder's own)."""
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout_s)
         url = writer.rstrip("/") + scope["raw_path"].decode("latin-1")
@@ -136,7 +141,13 @@ class Forwarder:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED]
         headers.append((FORWARDED_HEADER.lower().encode(), self.node.encode()))
         try:
-            return await self._client.request(scope["method"], url, headers=headers, content=body)
+            return await self._client.request(
+                scope["method"],
+                url,
+                headers=headers,
+                content=body,
+                timeout=timeout_s if timeout_s is not None else self._timeout_s,
+            )
         except httpx.HTTPError as e:
             log.warning(
                 "forwarding %s %s to %s failed: %s", scope["method"], scope["path"], writer, e
@@ -193,7 +204,11 @@ class ForwardWrites:
         )
         if not writer:
             return
-        answer = await self.forwarder.send(writer, scope, body)
+        # A profile import embeds every text it loads: the writer may take minutes.
+        is_import = scope["method"] == "POST" and _IMPORT_PATH.fullmatch(scope["path"])
+        answer = await self.forwarder.send(
+            writer, scope, body, IMPORT_FORWARD_TIMEOUT_S if is_import else None
+        )
         if answer is None:
             for message in held:
                 await send(message)
