@@ -110,7 +110,9 @@ def test_export_then_import_round_trips(run, node, tmp_path) -> None:
         "1 vector at txid 1\n"
     )
     again = tmp_path / "alice2.jsonl"
-    run("export", "acme/alice2", "-o", str(again))
+    summary = json.loads(run("export", "acme/alice2", "-o", str(again), "--json").out)
+    assert summary == {"profile": "acme/alice2", "branch": "main", "records": 8,
+                       "bytes": again.stat().st_size, "file": str(again)}  # fmt: skip
     assert again.read_bytes() == path.read_bytes()
     _, err = run("import", "acme/alice2", str(path), code=1)
     assert "not empty: it holds 2 memories" in err
