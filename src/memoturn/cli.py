@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from memoturn import cli_inspector, governance_cli
+from memoturn import __version__, cli_inspector, governance_cli
 from memoturn.core.errors import InvalidInput, MemoturnError
 from memoturn.core.model import Record, iso
 from memoturn.engine.tokens import signing_seed_from
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Memoturn: memory for AI agents. Run a node, or talk to one.",
         epilog="Run `memoturn COMMAND --help` for a command's options and an example.",
     )
+    parser.add_argument("--version", action="version", version=f"memoturn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _client_options()
 
@@ -199,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     p.add_argument("profile", type=_profile_ref, metavar="NS/PROFILE")
-    p.set_defaults(run=lambda c, a: c.delete_profile(*a.profile), show=_done("deleted"))
+    p.add_argument("--yes", action="store_true", help="do not ask (needed when not on a terminal)")
+    p.set_defaults(run=_delete_profile, show=_done("deleted"))
 
     tk = _parser(
         sub, "token", "Mint and revoke tokens.",
@@ -403,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_inspector.add_commands(sub, _parser, common, _profile_ref)
     governance_cli.add_commands(sub, common, _parser)
+    _transfer_commands(sub, common)
 
     _parser(
         sub,
@@ -428,7 +431,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _transfer_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from memoturn import cli_transfer
+
+    p = _parser(
+        sub,
+        "export",
+        "Write a whole profile-branch as JSON Lines (memories with their history, sessions "
+        "and turns, KV keys, documents, vectors); see docs/cli.md for the format.",
+        "memoturn export acme/alice -o alice.jsonl",
+        parents=[common],
+    )
+    p.add_argument("profile", type=_profile_ref, metavar="NS/PROFILE")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    _branch(p)
+    p.set_defaults(run=cli_transfer.export, show=cli_transfer.show_export)
+    p = _parser(
+        sub,
+        "import",
+        "Load an export into an empty profile-branch, as one transaction. FILE '-' reads "
+        "standard input.",
+        "memoturn profile create acme/alice2 && memoturn import acme/alice2 alice.jsonl",
+        parents=[common],
+    )
+    p.add_argument("profile", type=_profile_ref, metavar="NS/PROFILE")
+    p.add_argument("file", metavar="FILE")
+    _branch(p)
+    p.set_defaults(run=cli_transfer.import_, show=cli_transfer.show_import)
+
+
 # -- client commands ------------------------------------------------------------------------
+
+
+def _delete_profile(client: Any, a: argparse.Namespace) -> None:
+    """Delete a profile after a yes on the terminal, or with --yes."""
+    ns, name = a.profile
+    if not a.yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(
+                f"not deleting {ns}/{name} without confirmation",
+                hint="pass --yes to delete the profile with all its branches and checkpoints",
+            )
+        print(
+            f"Delete {ns}/{name} with all its branches and checkpoints? [y/N] ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise InvalidInput(f"{ns}/{name} was not deleted", hint="answer y to delete it")
+    client.delete_profile(ns, name)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -475,9 +527,12 @@ def _show_ingest(r: Any) -> str:
 
 
 def _show_recall(r: Any) -> str:
-    return "\n".join(
-        f"{h.score:.4f}\t{getattr(h.memory, 'type', h.scope)}\t{h.memory.content}"
-        for h in r.results
+    return (
+        "\n".join(
+            f"{h.score:.4f}\t{getattr(h.memory, 'type', h.scope)}\t{h.memory.content}"
+            for h in r.results
+        )
+        or NO_RESULTS
     )
 
 
@@ -489,12 +544,16 @@ def _done(word: str) -> Callable[[Any], str]:
     return lambda _: word
 
 
+NO_RESULTS = "(no results)"
+"""What a list command prints when there is nothing to list."""
+
+
 def _lines(items: Sequence[str]) -> str:
-    return "\n".join(items)
+    return "\n".join(items) or NO_RESULTS
 
 
 def _rows(line: Callable[[Any], str]) -> Callable[[Sequence[Any]], str]:
-    return lambda items: "\n".join(line(i) for i in items)
+    return lambda items: "\n".join(line(i) for i in items) or NO_RESULTS
 
 
 def _as_json(value: Any) -> Any:

@@ -43,6 +43,7 @@ def test_the_command_set() -> None:
         "serve", "ns", "profile", "token", "ingest", "recall", "checkpoint", "rewind",
         "branch", "bench", "mcp", "eval", "memories", "sessions", "kv", "documents", "vectors",
         "policy", "audit",
+        "export", "import",
     }  # fmt: skip
     for group, actions in {
         "profile": {"create", "list", "delete"},
@@ -223,7 +224,7 @@ def test_commands_end_to_end(served, monkeypatch, capsys) -> None:
     assert "error: this token lacks the 'write' scope" in capsys.readouterr().err
     monkeypatch.delenv("MEMOTURN_TOKEN")
     assert run("token", "revoke", "acme/alice").startswith("revoked")
-    assert run("profile", "delete", "acme/alice") == "deleted\n"
+    assert run("profile", "delete", "acme/alice", "--yes") == "deleted\n"
 
 
 def test_the_inspector_commands(tmp_path, embedder, monkeypatch, capsys) -> None:

@@ -94,6 +94,9 @@ def test_no_canary_reaches_the_audit_store(node) -> None:
        json={"vector": [0.25, 0.5], "metadata": {canary(): canary()}})  # fmt: skip
     go("GET", base + "/vectors", P + "/vectors")
     go("DELETE", base + "/vectors/{collection}/{vector_id}", P + f"/vectors/emb/{vid}")
+    exported = go("GET", base + "/export", P + "/export").text
+    assert "content" in exported  # the export itself holds content; its audit event must not
+    go("POST", base + "/import", P + "/import", content=b'{"kind": "' + canary().encode())
     go("POST", base + "/checkpoints", P + "/checkpoints", json={"name": "cp"})
     go("GET", base + "/checkpoints", P + "/checkpoints")
     go("POST", base + "/branches", P + "/branches", json={"name": "side"})

@@ -17,6 +17,8 @@ from memoturn.http import ThrowawayNode
 # A dev dependency (requirements.txt pins it); skipped, with the reason shown, if missing.
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis==4.32.5")
 GenerationMode = schemathesis.GenerationMode
+# A profile import's body is JSON Lines: text, as far as the fuzzer is concerned.
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 
 P = "/v1/namespaces/acme/profiles/alice"
 EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}

@@ -35,9 +35,14 @@ class _BaseClient:
             args["params"] = {k: v for k, v in call.params.items() if v is not None}
         if call.json is not None:
             args["json"] = call.json
+        if call.content is not None:
+            args["content"] = call.content
+            args["headers"] = {"content-type": _core.NDJSON}
         return args
 
     def _finish(self, call: Call[T], response: httpx.Response) -> T:
+        if call.text and response.is_success:
+            return call.parse(response.text)
         try:
             body = response.json() if response.content else None
         except ValueError:

@@ -21,6 +21,7 @@ from memoturn.core.model import (
     DocumentPage,
     DocumentResult,
     GcReport,
+    ImportResult,
     IngestBatchResult,
     IngestResult,
     KVPage,
@@ -62,6 +63,13 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     json: Any = None
     params: Mapping[str, Any] | None = None
+    content: bytes | None = None
+    """A raw request body (sent as :data:`NDJSON`) instead of ``json``."""
+    text: bool = False
+    """The answer is text (:data:`NDJSON`), handed to ``parse`` as a string."""
+
+
+NDJSON = "application/x-ndjson"
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -604,3 +612,14 @@ class ProfileCalls:
         self, *, limit: int = 100, cursor: str | None = None
     ) -> Call[CollectionPage]:
         return self._read("GET", "/vectors", CollectionPage.from_dict, limit=limit, cursor=cursor)
+
+    # export and import
+
+    def export_profile(self) -> Call[str]:
+        return dataclasses.replace(self._read("GET", "/export", str), text=True)
+
+    def import_profile(self, data: str | bytes) -> Call[ImportResult]:
+        content = data.encode() if isinstance(data, str) else bytes(data)
+        return dataclasses.replace(
+            self._write("POST", "/import", ImportResult.from_dict), content=content
+        )

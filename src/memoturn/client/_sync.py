@@ -20,6 +20,7 @@ from memoturn.core.model import (
     DocumentPage,
     DocumentResult,
     GcReport,
+    ImportResult,
     IngestBatchResult,
     IngestResult,
     KVPage,
@@ -508,6 +509,17 @@ class Profile(ProfileAPI):
     def list_collections(self, *, limit: int = 100, cursor: str | None = None) -> CollectionPage:
         """Vector collections in name order, with dimension and size."""
         return self._send(self._calls.list_collections(limit=limit, cursor=cursor))
+
+    def export_profile(self) -> str:
+        """The whole profile-branch as JSON Lines (format version 1, docs/cli.md): memories
+        with their history, sessions and turns, KV keys, documents, vector collections."""
+        return self._send(self._calls.export_profile())
+
+    def import_profile(self, data: str | bytes) -> ImportResult:
+        """Load an export into this profile-branch, which must be empty, as one transaction
+        (one txid). A bad line is an InvalidInput naming it and changes nothing. Pass a
+        longer ``timeout`` to the client for a large profile: the node embeds every text."""
+        return self._send(self._calls.import_profile(data))
 
     def __repr__(self) -> str:
         return f"<Profile {self._calls.base}@{self._calls.branch}>"

@@ -26,6 +26,7 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ImportResult,
     IngestBatchResult,
     IngestResult,
     KVPage,
@@ -259,6 +260,18 @@ class ProfileAPI(Protocol):
 
     def list_collections(self, *, limit: int = 100, cursor: str | None = None) -> CollectionPage:
         """Vector collections in name order, with dimension and size."""
+        ...
+
+    # -- the whole profile ------------------------------------------------------------------
+
+    def export_profile(self) -> str:
+        """The whole profile-branch as JSON Lines (format version 1, docs/cli.md): memories
+        with their history, sessions and turns, KV keys, documents, vector collections."""
+        ...
+
+    def import_profile(self, data: str | bytes) -> ImportResult:
+        """Load an export into this profile-branch, which must be empty, as one transaction
+        (one txid). A bad line is an InvalidInput naming it and changes nothing."""
         ...
 
 

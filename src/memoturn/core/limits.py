@@ -48,3 +48,6 @@ DOCUMENT_CHUNK_CHARS = 1000
 
 FORWARD_TIMEOUT_S = 30
 """How long a node waits for the writer's answer to a write it forwarded."""
+
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+"""A profile export sent to ``POST P/import`` (the REST edge; in process there is none)."""

@@ -473,3 +473,12 @@ class AuditPage(Record):
 
     events: list[dict[str, Any]]
     next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImportResult(Record):
+    """The answer to importing a profile export: the one txid the whole import committed
+    as, and how many records of each kind it wrote."""
+
+    txid: int
+    counts: dict[str, int]

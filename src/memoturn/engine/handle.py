@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from memoturn.core.api import ProfileAPI
@@ -10,6 +10,7 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ImportResult,
     IngestBatchResult,
     IngestResult,
     KVPage,
@@ -264,3 +265,14 @@ class ProfileHandle(ProfileAPI):
 
     def list_collections(self, *, limit: int = 100, cursor: str | None = None) -> CollectionPage:
         return self._run(lambda p: p.list_collections(limit=limit, cursor=cursor))
+
+    # the whole profile
+
+    def export_profile(self) -> str:
+        return self._run(lambda p: p.export_profile())
+
+    def import_profile(self, data: str | bytes | Iterable[str | bytes]) -> ImportResult:
+        """Also takes the export's lines, e.g. an open file."""
+        if not isinstance(data, str | bytes | bytearray | memoryview):
+            data = list(data)  # read once: the call is retried if the branch reloads
+        return self._run(lambda p: p.import_profile(data))

@@ -36,7 +36,7 @@ from memoturn.http.auditing import Audited
 from memoturn.http.auth import Node, node_of
 from memoturn.http.edge import WRITER_HEADER, BodyLimit, Forwarder, ForwardWrites, Observe
 from memoturn.http.metrics import CONTENT_TYPE_LATEST, NodeMetrics
-from memoturn.http.routes import admin, gc, governance, history, memories, sessions, store
+from memoturn.http.routes import admin, gc, governance, history, memories, sessions, store, transfer
 from memoturn.http.schemas import ERROR_RESPONSES
 from memoturn.mcp import http_app
 from memoturn.storage.lease import HeldElsewhere
@@ -107,7 +107,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
     _node_routes(app)
-    for module in (admin, memories, sessions, store, history, gc, governance):
+    for module in (admin, memories, sessions, store, history, gc, governance, transfer):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

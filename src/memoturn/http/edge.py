@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memoturn.core.errors import MemoturnError, TooLarge
-from memoturn.core.limits import FORWARD_TIMEOUT_S
+from memoturn.core.limits import FORWARD_TIMEOUT_S, MAX_IMPORT_BYTES
 from memoturn.http.metrics import NodeMetrics
 
 log = logging.getLogger("memoturn.http")
@@ -63,17 +64,26 @@ async def send_error(send: Send, error: MemoturnError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_IMPORT_PATH = re.compile(r"/v1/namespaces/[^/]+/profiles/[^/]+/import")
+IMPORT_FORWARD_TIMEOUT_S = 3600.0
+"""How long a node waits for the writer's answer to a forwarded profile import."""
+
+
 class BodyLimit:
     """Refuse a request body over ``max_bytes`` with 413 before anything parses it: at once
-    when Content-Length says so, else as soon as the streamed body passes the limit."""
+    when Content-Length says so, else as soon as the streamed body passes the limit. A
+    profile import (a whole export in one body) has its own limit, ``max_import_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, max_import_bytes: int = MAX_IMPORT_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_import_bytes = max_import_bytes
 
-    def _too_large(self, size: str) -> TooLarge:
+    def _too_large(self, size: str, limit: int) -> TooLarge:
         return TooLarge(
-            f"the request body is {size} bytes; the limit is {self.max_bytes}",
+            f"the request body is {size} bytes; the limit is {limit}",
             hint="send fewer items per request, or split the document",
         )
 
@@ -81,9 +91,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope["method"] == "POST" and _IMPORT_PATH.fullmatch(scope["path"]):
+            limit = self.max_import_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, self._too_large(declared.decode()))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await send_error(send, self._too_large(declared.decode(), limit))
             return
         # Read the whole body up front (it is at most max_bytes), then replay it.
         chunks: list[bytes] = []
@@ -95,8 +108,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await send_error(send, self._too_large(f"more than {self.max_bytes}"))
+            if size > limit:
+                await send_error(send, self._too_large(f"more than {limit}", limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -114,9 +127,12 @@ class Forwarder:
         self._timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
 
-    async def send(self, writer: str, scope: Scope, body: bytes) -> httpx.Response | None:
+    async def send(
+        self, writer: str, scope: Scope, body: bytes, timeout_s: float | None = None
+    ) -> httpx.Response | None:
         """Send the request of ``scope`` with ``body`` to ``writer``; ``None`` when the
-        writer cannot be reached or does not answer in time."""
+        writer cannot be reached or does not answer in time (``timeout_s``, else the
+        forwarder's own)."""
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout_s)
         url = writer.rstrip("/") + scope["raw_path"].decode("latin-1")
@@ -125,7 +141,13 @@ class Forwarder:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED]
         headers.append((FORWARDED_HEADER.lower().encode(), self.node.encode()))
         try:
-            return await self._client.request(scope["method"], url, headers=headers, content=body)
+            return await self._client.request(
+                scope["method"],
+                url,
+                headers=headers,
+                content=body,
+                timeout=timeout_s if timeout_s is not None else self._timeout_s,
+            )
         except httpx.HTTPError as e:
             log.warning(
                 "forwarding %s %s to %s failed: %s", scope["method"], scope["path"], writer, e
@@ -182,7 +204,11 @@ class ForwardWrites:
         )
         if not writer:
             return
-        answer = await self.forwarder.send(writer, scope, body)
+        # A profile import embeds every text it loads: the writer may take minutes.
+        is_import = scope["method"] == "POST" and _IMPORT_PATH.fullmatch(scope["path"])
+        answer = await self.forwarder.send(
+            writer, scope, body, IMPORT_FORWARD_TIMEOUT_S if is_import else None
+        )
         if answer is None:
             for message in held:
                 await send(message)

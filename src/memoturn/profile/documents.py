@@ -49,6 +49,12 @@ def chunk_text(text: str, size: int = limits.DOCUMENT_CHUNK_CHARS) -> list[str]:
     return chunks
 
 
+def chunk_embedding_text(title: str | None, piece: str) -> str:
+    """What gets embedded for a chunk: the title goes into every chunk's embedding text,
+    since it is often what a query names."""
+    return f"{title}: {piece}" if title else piece
+
+
 class DocumentOps:
     """Mixin of :class:`~memoturn.profile.profile.Profile`: documents."""
 
@@ -64,8 +70,7 @@ class DocumentOps:
         title = validate.short(title, "title", max_chars=limits.MAX_TITLE_CHARS)
         meta = validate.metadata(metadata)
         pieces = chunk_text(text)
-        # The title goes into every chunk's embedding text: it is often what a query names.
-        vectors = self._embed([f"{title}: {p}" if title else p for p in pieces])
+        vectors = self._embed([chunk_embedding_text(title, p) for p in pieces])
         doc_id = new_id()
         with self.db.write() as tx:
             tx.cursor.execute(

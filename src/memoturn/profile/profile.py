@@ -18,11 +18,12 @@ from memoturn.profile.kv import KVOps
 from memoturn.profile.memories import MemoryOps
 from memoturn.profile.recall import RecallOps
 from memoturn.profile.sessions import SessionOps
+from memoturn.profile.transfer import TransferOps
 from memoturn.profile.vectorindex import VectorIndex
 from memoturn.profile.vectors import VectorOps
 
 
-class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps):
+class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, TransferOps):
     """Every operation on one profile-branch. Each mutating call is one SQLite transaction
     and returns (or carries) the new txid."""
 

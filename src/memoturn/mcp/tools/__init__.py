@@ -22,6 +22,8 @@ NOT_TOOLS: dict[str, str] = {
     "list_documents": "an inspector's view; recall finds documents by meaning",
     "list_collections": "an inspector's view (REST, SDK, CLI)",
     "vector_delete": "raw vectors are managed by the program that brings them",
+    "export_profile": "a whole profile does not fit an agent's context (REST, SDK, CLI)",
+    "import_profile": "loading a whole profile is an operator's job (REST, SDK, CLI)",
     "create_namespace": "administration, with the root token (REST, SDK, CLI)",
     "list_namespaces": "administration, with the root token",
     "create_profile": "administration: provisioning is the orchestrator's",
