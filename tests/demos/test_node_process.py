@@ -45,7 +45,7 @@ def test_a_throwaway_deployment_is_nodes_on_one_store() -> None:
         with memoturn.Client(d.urls[0], d.token) as a, memoturn.Client(d.urls[1], d.token) as b:
             a.create_namespace("acme")  # the root token of node A is good on node B
             b.create_profile("acme", "alice")
-            assert a.list_profiles("acme") == ["alice"]
+            assert a.list_profiles("acme").profiles == ["alice"]
     assert all(_down(u) for u in d.urls)
 
 

@@ -169,7 +169,7 @@ def test_an_open_burner_branch_is_gone_the_moment_it_expires(make_engine, clock)
     burner = eng.profile("acme", "alice", "burner")
     burner.ingest("fact", "burner fact")  # open on this node, not hibernated
     clock.advance(59)
-    assert [m.content for m in burner.list_memories()] == ["main fact", "burner fact"]
+    assert [m.content for m in burner.list_memories().memories] == ["main fact", "burner fact"]
     clock.advance(1)
     for read in (burner.list_memories, lambda: burner.recall("fact")):
         with pytest.raises(NotFound, match="has expired"):

@@ -180,7 +180,7 @@ def test_valid_from_backdates_when_a_memory_became_true(profile, clock) -> None:
 
     a_week_ago = clock.now() - 7 * 86400
     new = profile.ingest("preference", "Dan is vegan", topic="diet", valid_from=a_week_ago)
-    first, second = profile.topic_history("diet")
+    first, second = profile.topic_history("diet").versions
     assert first.valid_to == second.valid_from == a_week_ago  # the old version ends then
     assert first.superseded_by == new.memory.id
     two_weeks_ago = [
@@ -207,4 +207,4 @@ def test_a_bad_valid_from_is_refused_and_changes_nothing(profile, clock) -> None
             profile.ingest("preference", "Eve likes coffee", topic="drink", valid_from=value)
         assert e.value.message.startswith(message)
     assert profile.txid == before
-    assert [m.content for m in profile.topic_history("drink")] == ["Eve likes tea"]
+    assert [m.content for m in profile.topic_history("drink").versions] == ["Eve likes tea"]
