@@ -29,7 +29,7 @@ from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest, Ref
 from memoturn.storage.objectstore import ObjectStore, PreconditionFailed
-from memoturn.storage.restore import restore_to_bytes, take_snapshot
+from memoturn.storage.restore import restore_runs, take_snapshot
 from memoturn.storage.segment import Segment, Snapshot
 from memoturn.storage.wal import CapturedTx, WalCapture
 
@@ -60,32 +60,35 @@ def merge(txs: list[CapturedTx]) -> CapturedTx:
     )
 
 
-def _page_size(image: bytes) -> int:
-    raw = int.from_bytes(image[16:18], "big")
-    return 65536 if raw == 1 else raw
-
-
 def build_image(store: ObjectStore, m: Manifest, txid: int) -> bytes:
     """The database file of branch ``m`` at ``txid`` (b"" for the empty database),
-    integrity-checked."""
-    snap, base, seg_txids = m.plan(txid)
-    start: Snapshot | None
-    if snap is not None:
-        start = Snapshot.decode(store.get(m.snapshot_key(*snap), op="get_snapshot").data)
-    elif base is not None:
-        parent = m if base.branch_id == m.id else _load_ref(store, m.db, base)
-        image = build_image(store, parent, base.txid)
-        ps = _page_size(image) if image else 4096
-        start = Snapshot(seg_txids[0] - 1 if seg_txids else txid, ps, len(image) // ps, image)
-    else:
-        start = None
-    keys = [m.segment_key(t) for t in seg_txids]
+    integrity-checked.
+
+    The plan follows run bases (rewinds of this branch, forks of others) down to a
+    snapshot or the empty database; every segment of the chain is fetched at once and
+    applied in one pass, so a chain costs one image and one check, not one per link."""
+    chain: list[tuple[Manifest, list[int]]] = []
+    start: Snapshot | None = None
+    while True:
+        snap, base, seg_txids = m.plan(txid)
+        chain.append((m, seg_txids))
+        if snap is not None:
+            start = Snapshot.decode(store.get(m.snapshot_key(*snap), op="get_snapshot").data)
+            break
+        if base is None:
+            break
+        m = m if base.branch_id == m.id else _load_ref(store, m.db, base)
+        txid = base.txid
+    chain.reverse()
+    keys = [mm.segment_key(t) for mm, txids in chain for t in txids]
     if len(keys) > 4:
         with ThreadPoolExecutor(_FETCHERS) as pool:
             blobs = list(pool.map(lambda k: store.get(k, op="get_segment").data, keys))
     else:
         blobs = [store.get(k, op="get_segment").data for k in keys]
-    return restore_to_bytes(start, (Segment.decode(b) for b in blobs))
+    segments = iter(blobs)
+    runs = [[Segment.decode(next(segments)) for _ in txids] for _, txids in chain]
+    return restore_runs(start, runs)
 
 
 def _load_ref(store: ObjectStore, db: str, ref: Ref) -> Manifest:
