@@ -10,6 +10,7 @@ from memoturn.core.clock import ManualClock
 from memoturn.engine.engine import HIBERNATION_SNAPSHOT_AFTER
 from memoturn.storage import keys, replica
 from memoturn.storage.lease import DEFAULT_TTL_S
+from memoturn.storage.localstates import KEPT_FILES
 from memoturn.storage.wrappers import MeteredStore
 
 
@@ -276,6 +277,7 @@ def test_stale_writer_rewind_is_refused_and_changes_nothing(make_engine, shared_
 def test_rewind_from_local_wal_or_from_the_store_agree(make_engine, monkeypatch, fold_wal) -> None:
     # The local copy is rolled back by cutting its WAL when the WAL still holds the
     # target; once the WAL was folded into the database file, from the store's history.
+    # Either way the result is the state at the target, here and on a fresh node.
     if fold_wal:
         monkeypatch.setattr(replica, "WAL_CHECKPOINT_BYTES", 0)  # fold after every commit
     metered_gets: list[int] = []
@@ -287,9 +289,15 @@ def test_rewind_from_local_wal_or_from_the_store_agree(make_engine, monkeypatch,
         states[p.txid] = state(p)
         p.kv_set("s", "n", i)
         states[p.txid] = state(p)
-    for target in (9, 5, 2, 1):
+    undo = ""
+    for step in (9, 5, "undo", 2, "undo", "undo", 1):
         eng.metered.reset()
-        eng.rewind("acme", "alice", txid=target)
+        if step == "undo":  # back to the state just before the last rewind
+            target = next(c.txid for c in eng.list_checkpoints("acme", "alice") if c.name == undo)
+            undo = eng.rewind("acme", "alice", checkpoint=undo).undo_checkpoint
+        else:
+            target = step
+            undo = eng.rewind("acme", "alice", txid=target).undo_checkpoint
         metered_gets.append(eng.metered.stats().get("get_segment", {}).get("calls", 0))
         got = state(p)
         assert got["memories"] == states[target]["memories"] and got["kv"] == states[target]["kv"]
@@ -297,4 +305,21 @@ def test_rewind_from_local_wal_or_from_the_store_agree(make_engine, monkeypatch,
         fresh = make_engine().profile("acme", "alice")
         assert state(fresh) == got
     # From the WAL a rewind reads nothing; from the store it reads the target's history.
-    assert [gets > 0 for gets in metered_gets] == [fold_wal] * 4
+    # An undo reads nothing either way: the rewind kept the files it rolled back aside.
+    from_store = [gets > 0 for gets in metered_gets]
+    assert from_store == (
+        [True, True, False, True, False, False, True] if fold_wal else [False] * 7
+    )
+
+
+def test_files_kept_for_undo_are_bounded_and_go_at_hibernation(make_engine, tmp_path) -> None:
+    eng = make_engine()
+    p = provision(eng)
+    for i in range(4):
+        p.ingest("fact", f"fact {i}")
+    folder = tmp_path / "node0" / "cache" / "acme--alice"
+    for i in range(12):
+        eng.rewind("acme", "alice", txid=p.txid - 1 - i % 3)
+        assert len(list(folder.iterdir())) <= 3 + KEPT_FILES  # db, -wal, -shm + kept
+    eng.hibernate("acme", "alice")
+    assert list(folder.iterdir()) == []

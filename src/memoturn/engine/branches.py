@@ -26,7 +26,7 @@ from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest, Pin, Run
 from memoturn.storage.replica import build_image
-from memoturn.storage.wal import keep_wal_on_close, roll_back_wal
+from memoturn.storage.wal import keep_wal_on_close
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -154,8 +154,9 @@ class BranchOps:
         undo = f"undo-rewind-{new}"
         # The local WAL may still hold the target state; else read it from the store, before
         # touching the local copy (a refused rewind changes nothing).
-        mark = ob.replica.wal_mark(target)
-        image = build_image(self.store, m, target) if mark is None else None
+        local = ob.replica.local
+        assert local is not None
+        image = None if target in local else build_image(self.store, m, target)
         now = self.clock.now()
 
         def rewrite(mm: Manifest) -> None:
@@ -165,20 +166,18 @@ class BranchOps:
         # From here the local copy leaves the head. Until the commit point (the manifest
         # CAS of the rewind's segment) any failure discards it; the next call reloads.
         ob.poisoned = True
-        if mark is not None:
-            keep_wal_on_close(ob.profile.db.conn)
-            ob.profile.close()
-            roll_back_wal(ob.path, mark)
+        keep_wal_on_close(ob.profile.db.conn)  # the closed files stay a state to return to
+        ob.profile.close()
+        if image is None:
+            offset = local.roll_back(target)
         else:
-            assert image is not None
+            local.keep_files()
             tmp = ob.path.with_name(ob.path.name + ".rewind")
             tmp.write_bytes(image)
-            ob.profile.close()
-            for suffix in ("-wal", "-shm"):
-                _remove(ob.path.with_name(ob.path.name + suffix))
             os.replace(tmp, ob.path)
+            offset = 0
         profile = Profile(ob.path, self.embedder, clock=self.clock, synchronous=self._synchronous)
-        self._attach(ob, profile, wal_offset=mark)
+        self._attach(ob, profile, wal_offset=offset)
         # The rewind is the branch's next transaction, committed like every write (the
         # database's commit listener ships it): it moves meta.txid from the target to new.
         profile.db.txid = head
@@ -275,8 +274,3 @@ class BranchOps:
         ob = self._open.get(key)
         if ob is not None and not ob.closed:
             ob.replica.flush()
-
-
-def _remove(path: os.PathLike[str] | str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

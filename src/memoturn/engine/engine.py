@@ -350,7 +350,7 @@ class Engine(BranchOps):
             raise
         return ob
 
-    def _attach(self, ob: OpenBranch, profile: Profile, *, wal_offset: int | None = None) -> None:
+    def _attach(self, ob: OpenBranch, profile: Profile, *, wal_offset: int = 0) -> None:
         """Make ``profile`` the branch's live database: its commits go to the replica (the
         one commit path) after the writer check. ``wal_offset``: see ``Replica.attach``."""
         ob.profile = profile

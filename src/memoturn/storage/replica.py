@@ -27,6 +27,7 @@ import apsw
 from memoturn.core.errors import Internal, MemoturnError, Unavailable
 from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
+from memoturn.storage.localstates import LocalStates
 from memoturn.storage.manifest import Manifest, Ref
 from memoturn.storage.objectstore import ObjectStore, PreconditionFailed
 from memoturn.storage.restore import restore_runs, take_snapshot
@@ -125,32 +126,27 @@ class Replica:
         self._queue: queue.Queue[tuple[Segment, ManifestChange | None] | None] = queue.Queue()
         self._shipper: threading.Thread | None = None
         self._rewrite: ManifestChange | None = None
-        self._wal_marks: dict[int, int] = {}
-        """txid -> WAL offset just past its commit, for the current WAL generation."""
+        self.local: LocalStates | None = None
+        """Earlier states the local files still hold (a rewind to one reads no store)."""
         self.ship_error: MemoturnError | None = None
 
     # -- wiring ----------------------------------------------------------------------------
 
     def attach(
-        self, conn: apsw.Connection, db_path: str, txid: int, *, wal_offset: int | None = None
+        self, conn: apsw.Connection, db_path: str, txid: int, *, wal_offset: int = 0
     ) -> None:
         """Start capturing commits of ``conn`` (the branch's only writer connection), whose
-        database is at ``txid``. ``wal_offset``: the database is the previous one with its
-        WAL rolled back to this offset (see :meth:`wal_mark`); the frames before it are
-        history already, and the states they hold can still be rolled back to."""
+        database is at ``txid``. ``wal_offset``: the database was rolled back to this
+        offset of its WAL (:meth:`LocalStates.roll_back`); the frames before it are history
+        already."""
         self._conn = conn
-        self._capture = WalCapture(conn, db_path, captured_to=wal_offset or 0)
-        kept = {} if wal_offset is None else self._wal_marks
-        self._wal_marks = {t: o for t, o in kept.items() if o <= (wal_offset or 0)}
+        self._capture = WalCapture(conn, db_path, captured_to=wal_offset)
+        if self.local is None:
+            self.local = LocalStates(db_path)
         # Commits not yet captured (schema, embedder) fold into the next txid's segment, so
         # only a WAL without them is a restorable point of ``txid``.
         if not self._capture.pending:
-            self._wal_marks[txid] = self._capture.position
-
-    def wal_mark(self, txid: int) -> int | None:
-        """Where to truncate the local WAL to roll the database back to ``txid`` (0: drop
-        the WAL), or None if the local files no longer hold that state."""
-        return self._wal_marks.get(txid)
+            self.local.record(txid, self._capture.position)
 
     def fence(self, epoch: int) -> None:
         """Become the writer at ``epoch``: raise the manifest's epoch so older writers'
@@ -182,7 +178,8 @@ class Replica:
             raise Internal(f"commit of txid {txid} left no frames in the WAL")
         change, self._rewrite = self._rewrite, None
         self.commit(txid, merge(txs), change)
-        self._wal_marks[txid] = self._capture.position
+        assert self.local is not None
+        self.local.record(txid, self._capture.position)
 
     @contextlib.contextmanager
     def rewriting(self, change: ManifestChange) -> Iterator[None]:
@@ -314,12 +311,13 @@ class Replica:
         """Fold the WAL into the database file once it is big and fully captured."""
         if self._capture is not None and wal_bytes > WAL_CHECKPOINT_BYTES:
             self.flush()
-            if self._capture.checkpoint():
-                # The database file now holds the head; older states left the local files.
-                self._wal_marks = {self.manifest.head: 0}
+            if self._capture.checkpoint() and self.local is not None:
+                self.local.checkpointed(self.manifest.head)
 
     def close(self) -> None:
         if self._shipper is not None:
             self._queue.put(None)
             self._shipper.join(timeout=30)
             self._shipper = None
+        if self.local is not None:
+            self.local.close()

@@ -308,18 +308,25 @@ def keep_wal_on_close(conn: apsw.Connection) -> None:
     conn.config(apsw.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1)
 
 
-def roll_back_wal(db_path: str | os.PathLike[str], offset: int) -> None:
-    """Roll a closed WAL-mode database back to the commit whose frames end at byte
-    ``offset`` of its WAL (a :attr:`WalCapture.position`; 0 drops the WAL): cut the WAL
-    there and remove the WAL index, which the next open rebuilds from the WAL. Only
-    valid with no connection open, and if the database was closed without a checkpoint
-    (:func:`keep_wal_on_close`)."""
+def roll_back_wal(db_path: str | os.PathLike[str], source: str, offset: int) -> None:
+    """Roll a closed WAL-mode database to the commit whose frames end at byte ``offset``
+    of the WAL file ``source`` (a :attr:`WalCapture.position`; 0 drops the WAL): the
+    database's WAL becomes that prefix of ``source`` — the WAL itself, or an earlier copy
+    of it made over the same database file — and the WAL index is removed (the next open
+    rebuilds it from the WAL). Only valid with no connection open, after closing without
+    a checkpoint (:func:`keep_wal_on_close`)."""
     path = os.fspath(db_path)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path + "-shm")
     wal = path + "-wal"
-    size = os.path.getsize(wal) if os.path.exists(wal) else 0
+    size = os.path.getsize(source) if os.path.exists(source) else 0
     if size < offset:
-        raise Internal(f"{wal} has {size} bytes, cannot roll back to offset {offset}")
-    if size:
-        os.truncate(wal, offset)
+        raise Internal(f"{source} has {size} bytes, cannot roll back to offset {offset}")
+    if source == wal:
+        if size:
+            os.truncate(wal, offset)
+        return
+    tmp = wal + ".tmp"
+    with open(source, "rb") as src, open(tmp, "wb") as dst:
+        dst.write(src.read(offset))
+    os.replace(tmp, wal)
