@@ -304,6 +304,12 @@ def test_rewind_from_local_wal_or_from_the_store_agree(make_engine, monkeypatch,
         states[p.txid] = got
         fresh = make_engine().profile("acme", "alice")
         assert state(fresh) == got
+        # The vectors too (an undo reuses those of the state it returns to).
+        for query in ("fact 3", "fact 4"):
+            hits = [(h.memory.id, h.score) for h in p.recall(query, k=4, mode="vector").results]
+            assert hits == [
+                (h.memory.id, h.score) for h in fresh.recall(query, k=4, mode="vector").results
+            ]
     # From the WAL a rewind reads nothing; from the store it reads the target's history.
     # An undo reads nothing either way: the rewind kept the files it rolled back aside.
     from_store = [gets > 0 for gets in metered_gets]

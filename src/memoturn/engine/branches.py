@@ -168,7 +168,9 @@ class BranchOps:
         ob.poisoned = True
         keep_wal_on_close(ob.profile.db.conn)  # the closed files stay a state to return to
         ob.profile.close()
+        indexes = None
         if image is None:
+            indexes = local.take(target)  # the vectors of the target, if a rewind left it
             offset = local.roll_back(target)
         else:
             local.keep_files()
@@ -176,7 +178,13 @@ class BranchOps:
             tmp.write_bytes(image)
             os.replace(tmp, ob.path)
             offset = 0
-        profile = Profile(ob.path, self.embedder, clock=self.clock, synchronous=self._synchronous)
+        # The state left (the head) can be returned to (undo) without loading its vectors.
+        if ob.profile.txid == head:
+            local.park(head, ob.profile.indexes())
+        profile = Profile(
+            ob.path, self.embedder, clock=self.clock, synchronous=self._synchronous,
+            indexes=indexes,
+        )  # fmt: skip
         self._attach(ob, profile, wal_offset=offset)
         # The rewind is the branch's next transaction, committed like every write (the
         # database's commit listener ships it): it moves meta.txid from the target to new.

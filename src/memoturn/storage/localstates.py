@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from memoturn.storage.wal import roll_back_wal
 
@@ -46,6 +47,17 @@ class LocalStates:
         self._marks: dict[int, _Mark] = {}
         self._kept: list[str] = []
         self._ids = itertools.count(1)
+        self._memo: tuple[int, Any] | None = None
+
+    def park(self, txid: int, memo: Any) -> None:
+        """Keep in-memory state derived from the state at ``txid`` (the engine parks a
+        closed profile's vector indexes) for a rollback to it; one is kept, the last."""
+        self._memo = (txid, memo) if txid in self._marks else None
+
+    def take(self, txid: int) -> Any:
+        """What was parked for ``txid`` (None if nothing, or something else)."""
+        memo, self._memo = self._memo, None
+        return memo[1] if memo is not None and memo[0] == txid else None
 
     def record(self, txid: int, wal_offset: int) -> None:
         """The live database is at ``txid``, its WAL ending at ``wal_offset``."""
@@ -116,6 +128,8 @@ class LocalStates:
 
     def _collect(self) -> None:
         """Remove kept files no state refers to any more."""
+        if self._memo is not None and self._memo[0] not in self._marks:
+            self._memo = None
         used = {p for m in self._marks.values() for p in (m.db, m.wal)}
         for path in [p for p in self._kept if p not in used]:
             self._kept.remove(path)
