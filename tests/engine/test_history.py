@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from tests.engine.conftest import provision, state
 
-from memoturn import Conflict, InvalidInput, NotFound
+from memoturn import Conflict, InvalidInput, NotFound, Unavailable
+from memoturn.core.clock import ManualClock
+from memoturn.engine.engine import HIBERNATION_SNAPSHOT_AFTER
+from memoturn.storage import keys, replica
+from memoturn.storage.lease import DEFAULT_TTL_S
+from memoturn.storage.localstates import KEPT_FILES
+from memoturn.storage.wrappers import MeteredStore
 
 
 def test_checkpoint_and_rewind_is_atomic_and_undoable(make_engine) -> None:
@@ -180,8 +186,6 @@ def test_an_open_burner_branch_is_gone_the_moment_it_expires(make_engine, clock)
 
 
 def test_branch_and_checkpoint_are_metadata_only(make_engine, shared_store) -> None:
-    from memoturn.storage.wrappers import MeteredStore
-
     metered = MeteredStore(shared_store)
     eng = make_engine(object_store=metered)
     p = provision(eng)
@@ -219,18 +223,133 @@ def test_gc_deletes_only_unreachable_and_expired(make_engine, shared_store, cloc
     assert len(fresh.list_memories().memories) == 3
 
 
-def test_rewind_leaves_a_snapshot_so_wakes_do_not_nest(make_engine, shared_store) -> None:
-    from memoturn.storage.wrappers import MeteredStore
-
+@pytest.mark.parametrize("pattern", ["to previous txid", "to head"])
+def test_rewinds_do_not_nest_wakes(make_engine, shared_store, pattern) -> None:
+    # A rewind's run stands on an earlier txid of the branch; however many rewinds
+    # follow one another, a wake after hibernation reads one snapshot or a short run.
     metered = MeteredStore(shared_store)
     eng = make_engine(object_store=metered)
     p = provision(eng)
     for i in range(5):
         p.ingest("fact", f"fact {i}")
-    for _ in range(3):
-        eng.rewind("acme", "alice", txid=p.txid - 1)
+    for _ in range(HIBERNATION_SNAPSHOT_AFTER + 4):
+        eng.rewind("acme", "alice", txid=p.txid - 1 if pattern == "to previous txid" else p.txid)
+    expected = len(p.list_memories().memories)
     eng.hibernate("acme", "alice")
     metered.reset()
-    assert len(p.list_memories().memories) == 4
+    assert len(p.list_memories().memories) == expected
     stats = metered.stats()
-    assert stats["get_snapshot"]["calls"] == 1 and "get_segment" not in stats
+    assert stats.get("get_snapshot", {}).get("calls", 0) <= 1
+    assert stats.get("get_segment", {}).get("calls", 0) < HIBERNATION_SNAPSHOT_AFTER
+    fresh = make_engine().profile("acme", "alice")
+    assert len(fresh.list_memories().memories) == expected
+
+
+@pytest.mark.parametrize("durability", ["object", "local"])
+def test_rewind_is_shipped_like_every_write(make_engine, durability) -> None:
+    # One commit path: the rewind's segment is reported to the metrics callback and
+    # counted by the store metrics, in both durability modes.
+    eng = make_engine(durability=durability)
+    shipped: list[tuple[int, int]] = []
+    eng.on_segment_shipped = lambda txid, nbytes: shipped.append((txid, nbytes))
+    p = provision(eng)
+    p.ingest("fact", "keep me")
+    eng.create_checkpoint("acme", "alice", "cp")
+    p.ingest("fact", "drop me")
+    eng.hibernate("acme", "alice")  # ships what local mode queued
+    assert [t for t, _ in shipped] == [1, 2]
+    puts = eng.metered.stats()["put_segment"]["calls"]
+    r = eng.rewind("acme", "alice", checkpoint="cp")
+    assert shipped[-1][0] == r.txid == 3 and shipped[-1][1] > 0
+    assert eng.metered.stats()["put_segment"]["calls"] == puts + 1
+    p.ingest("fact", "after")
+    eng.close()
+    fresh = make_engine().profile("acme", "alice")
+    assert [m.content for m in fresh.list_memories().memories] == ["keep me", "after"]
+
+
+def test_stale_writer_rewind_is_refused_and_changes_nothing(make_engine, shared_store) -> None:
+    # Node a still believes it holds the lease (its clock lags), but b took the branch
+    # over and fenced a's epoch: a's rewind fails at its commit point, nothing lands.
+    clock_a, clock_b = ManualClock(), ManualClock()
+    a = make_engine(node_id="node-a", clock=clock_a)
+    b = make_engine(node_id="node-b", clock=clock_b)
+    pa = provision(a)
+    pa.ingest("fact", "one")
+    a.create_checkpoint("acme", "alice", "cp")
+    pa.ingest("fact", "two")
+    clock_b.advance(DEFAULT_TTL_S + 1)  # in b's view a's lease has lapsed
+    pb = b.profile("acme", "alice")
+    pb.ingest("fact", "from b")  # b takes the lease at a new epoch
+    before = shared_store.get(keys.manifest("acme--alice", "main")).data
+    shipped: list[int] = []
+    a.on_segment_shipped = lambda txid, nbytes: shipped.append(txid)
+    with pytest.raises(Unavailable, match="another node"):
+        a.rewind("acme", "alice", checkpoint="cp")
+    assert shared_store.get(keys.manifest("acme--alice", "main")).data == before
+    assert shipped == []
+    assert {c.name for c in b.list_checkpoints("acme", "alice")} == {"cp"}
+    expected = ["one", "two", "from b"]
+    assert [m.content for m in pb.list_memories().memories] == expected
+    assert [m.content for m in pa.list_memories().memories] == expected  # a reloaded from the store
+    assert [
+        m.content for m in make_engine().profile("acme", "alice").list_memories().memories
+    ] == expected
+
+
+@pytest.mark.parametrize("fold_wal", [False, True])
+def test_rewind_from_local_wal_or_from_the_store_agree(make_engine, monkeypatch, fold_wal) -> None:
+    # The local copy is rolled back by cutting its WAL when the WAL still holds the
+    # target; once the WAL was folded into the database file, from the store's history.
+    # Either way the result is the state at the target, here and on a fresh node.
+    if fold_wal:
+        monkeypatch.setattr(replica, "WAL_CHECKPOINT_BYTES", 0)  # fold after every commit
+    metered_gets: list[int] = []
+    eng = make_engine()
+    p = provision(eng)
+    states = {0: state(p)}
+    for i in range(6):
+        p.ingest("fact", f"fact {i}", topic=f"t{i % 2}")
+        states[p.txid] = state(p)
+        p.kv_set("s", "n", i)
+        states[p.txid] = state(p)
+    undo = ""
+    for step in (9, 5, "undo", 2, "undo", "undo", 1):
+        eng.metered.reset()
+        if step == "undo":  # back to the state just before the last rewind
+            target = next(c.txid for c in eng.list_checkpoints("acme", "alice") if c.name == undo)
+            undo = eng.rewind("acme", "alice", checkpoint=undo).undo_checkpoint
+        else:
+            target = step
+            undo = eng.rewind("acme", "alice", txid=target).undo_checkpoint
+        metered_gets.append(eng.metered.stats().get("get_segment", {}).get("calls", 0))
+        got = state(p)
+        assert got["memories"] == states[target]["memories"] and got["kv"] == states[target]["kv"]
+        states[p.txid] = got
+        fresh = make_engine().profile("acme", "alice")
+        assert state(fresh) == got
+        # The vectors too (an undo reuses those of the state it returns to).
+        for query in ("fact 3", "fact 4"):
+            hits = [(h.memory.id, h.score) for h in p.recall(query, k=4, mode="vector").results]
+            assert hits == [
+                (h.memory.id, h.score) for h in fresh.recall(query, k=4, mode="vector").results
+            ]
+    # From the WAL a rewind reads nothing; from the store it reads the target's history.
+    # An undo reads nothing either way: the rewind kept the files it rolled back aside.
+    from_store = [gets > 0 for gets in metered_gets]
+    assert from_store == (
+        [True, True, False, True, False, False, True] if fold_wal else [False] * 7
+    )
+
+
+def test_files_kept_for_undo_are_bounded_and_go_at_hibernation(make_engine, tmp_path) -> None:
+    eng = make_engine()
+    p = provision(eng)
+    for i in range(4):
+        p.ingest("fact", f"fact {i}")
+    folder = tmp_path / "node0" / "cache" / "acme--alice"
+    for i in range(12):
+        eng.rewind("acme", "alice", txid=p.txid - 1 - i % 3)
+        assert len(list(folder.iterdir())) <= 3 + KEPT_FILES  # db, -wal, -shm + kept
+    eng.hibernate("acme", "alice")
+    assert list(folder.iterdir()) == []

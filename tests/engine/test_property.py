@@ -3,12 +3,15 @@
 - restore(T) gives exactly the state committed at T, for every T in history (checked by
   forking a branch at T — a metadata-only fork restores T — and reading it on a fresh node);
 - a branch never sees its parent's later writes, and the parent never sees the branch's;
-- rewind is all-or-nothing: a rewind that fails at its commit point changes nothing.
+- rewind is all-or-nothing: a rewind that fails at its commit point changes nothing;
+- a rewind rolls the local copy back from its WAL or from the store (once the WAL was folded
+  into the database file, as ``fold`` does), with the same result.
 """
 
 from __future__ import annotations
 
 import itertools
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +19,7 @@ from hypothesis import strategies as st
 from tests.engine.conftest import provision
 
 import memoturn
+from memoturn.storage import replica
 from memoturn.storage.localdir import LocalDirStore
 from memoturn.storage.objectstore import StoreError
 from memoturn.storage.wrappers import FaultyStore
@@ -27,6 +31,7 @@ op = st.one_of(
     st.tuples(st.just("ingest"), st.sampled_from(TOPICS), st.sampled_from(WORDS)),
     st.tuples(st.just("kv"), st.sampled_from(["a", "b"]), st.integers(0, 3)),
     st.tuples(st.just("kv_del"), st.sampled_from(["a", "b"])),
+    st.tuples(st.just("fold"), st.sampled_from(["a", "b"]), st.integers(0, 3)),
     st.tuples(st.just("turn"), st.sampled_from(WORDS)),
     st.tuples(st.just("forget"), st.integers(0, 5)),
     st.tuples(st.just("rewind"), st.integers(0, 30)),
@@ -75,6 +80,9 @@ def test_restore_at_every_txid_and_atomic_rewind(tmp_path_factory, embedder, ops
                 p.kv_set("s", step[1], step[2])
             elif kind == "kv_del":
                 p.kv_delete("s", step[1])
+            elif kind == "fold":  # a write after which the WAL is folded into the db file
+                with mock.patch.object(replica, "WAL_CHECKPOINT_BYTES", -1):
+                    p.kv_set("s", step[1], step[2])
             elif kind == "turn":
                 p.append_turn("chat", "user", step[1])
             elif kind == "forget":

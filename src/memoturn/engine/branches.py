@@ -5,13 +5,15 @@
   writes one, whatever the profile's size.
 - A rewind appends a run based on (this branch, target txid) and one segment that moves
   the txid forward; the manifest CAS is its commit point. The state just before is kept as
-  an automatic checkpoint, so a rewind can be undone by rewinding to it.
+  an automatic checkpoint, so a rewind can be undone by rewinding to it. The segment is
+  committed through the same path as every write (``Replica.commit``), after the local
+  copy is rolled back to the target: by cutting the local WAL when it still holds the
+  target state, else from an image restored from the store.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,13 +21,12 @@ from memoturn.core import validate
 from memoturn.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from memoturn.core.model import Branch, Checkpoint, RewindResult
 from memoturn.core.names import check_name
-from memoturn.profile.database import ProfileDatabase
 from memoturn.profile.profile import Profile
 from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest, Pin, Run
-from memoturn.storage.replica import build_image, merge
-from memoturn.storage.wal import WalCapture
+from memoturn.storage.replica import build_image
+from memoturn.storage.wal import keep_wal_on_close
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 MAIN = "main"
 T = TypeVar("T")
-log = logging.getLogger("memoturn.engine")
 
 
 def _checkpoint(name: str, branch: str, pin: Pin) -> Checkpoint:
@@ -152,52 +152,46 @@ class BranchOps:
         m.run_for(target)  # NotFound outside the branch's history
         head, new = m.head, m.head + 1
         undo = f"undo-rewind-{new}"
-        image = build_image(self.store, m, target)
-        tmp = ob.path.with_name(ob.path.name + ".rewind")
-        _remove(tmp)
-        if image:
-            tmp.write_bytes(image)
-        db = ProfileDatabase(tmp, clock=self.clock, synchronous=self._synchronous)
-        try:
-            capture = WalCapture(db.conn, str(tmp))
-            with db.conn:
-                db.conn.execute("UPDATE meta SET value = ? WHERE key = 'txid'", (new,))
-            segment = merge(capture.capture()).segment(new, epoch=ob.replica.epoch)
-            self.store.put(
-                keys.segment(m.db, m.branch_id, new, segment.epoch), segment.encode(),
-                op="put_segment",
-            )  # fmt: skip
-            now = self.clock.now()
+        # The local WAL may still hold the target state; else read it from the store, before
+        # touching the local copy (a refused rewind changes nothing).
+        local = ob.replica.local
+        assert local is not None
+        image = None if target in local else build_image(self.store, m, target)
+        now = self.clock.now()
 
-            def commit(mm: Manifest) -> None:
-                mm.runs.append(Run(new, mm.ref(target)))
-                mm.with_segment(new, segment.epoch)
-                mm.checkpoints[undo] = Pin(head, now, automatic=True)
+        def rewrite(mm: Manifest) -> None:
+            mm.runs.append(Run(new, mm.ref(target)))
+            mm.checkpoints[undo] = Pin(head, now, automatic=True)
 
-            ob.replica.update_manifest(commit)  # the commit point
-        except BaseException:
-            db.close()
-            _remove(tmp)
-            raise
-        # Committed: swap the new database in. Anything failing from here leaves the store
-        # right and this copy stale, so mark it for reload first.
+        # From here the local copy leaves the head. Until the commit point (the manifest
+        # CAS of the rewind's segment) any failure discards it; the next call reloads.
         ob.poisoned = True
-        db.close()
+        keep_wal_on_close(ob.profile.db.conn)  # the closed files stay a state to return to
         ob.profile.close()
-        for suffix in ("-wal", "-shm"):
-            _remove(ob.path.with_name(ob.path.name + suffix))
-        os.replace(tmp, ob.path)
-        self._attach(
-            ob,
-            Profile(ob.path, ob.profile.embedder, clock=self.clock, synchronous=self._synchronous),
-        )
+        indexes = None
+        if image is None:
+            indexes = local.take(target)  # the vectors of the target, if a rewind left it
+            offset = local.roll_back(target)
+        else:
+            local.keep_files()
+            tmp = ob.path.with_name(ob.path.name + ".rewind")
+            tmp.write_bytes(image)
+            os.replace(tmp, ob.path)
+            offset = 0
+        # The state left (the head) can be returned to (undo) without loading its vectors.
+        if ob.profile.txid == head:
+            local.park(head, ob.profile.indexes())
+        profile = Profile(
+            ob.path, ob.profile.embedder, clock=self.clock, synchronous=self._synchronous,
+            indexes=indexes,
+        )  # fmt: skip
+        self._attach(ob, profile, wal_offset=offset)
+        # The rewind is the branch's next transaction, committed like every write (the
+        # database's commit listener ships it): it moves meta.txid from the target to new.
+        profile.db.txid = head
+        with ob.replica.rewriting(rewrite), profile.db.write():
+            pass
         ob.poisoned = False
-        try:
-            # The new run's base is another point of history: without a snapshot, every
-            # wake would restore that point first (and rewinds would nest).
-            ob.replica.snapshot()
-        except Exception:
-            log.warning("snapshot after rewind of %s failed", m.db, exc_info=True)
         return RewindResult(new, undo)
 
     # -- branches -----------------------------------------------------------------------------
@@ -288,8 +282,3 @@ class BranchOps:
         ob = self._open.get(key)
         if ob is not None and not ob.closed:
             ob.replica.flush()
-
-
-def _remove(path: os.PathLike[str] | str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

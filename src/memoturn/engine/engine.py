@@ -402,9 +402,11 @@ class Engine(BranchOps, GovernanceOps):
                     raise
         raise AssertionError("unreachable")
 
-    def _attach(self, ob: OpenBranch, profile: Profile) -> None:
+    def _attach(self, ob: OpenBranch, profile: Profile, *, wal_offset: int = 0) -> None:
+        """Make ``profile`` the branch's live database: its commits go to the replica (the
+        one commit path) after the writer check. ``wal_offset``: see ``Replica.attach``."""
         ob.profile = profile
-        ob.replica.attach(profile.db.conn, str(ob.path))
+        ob.replica.attach(profile.db.conn, str(ob.path), profile.txid, wal_offset=wal_offset)
         profile.db.before_write.append(functools.partial(self._ensure_writer, ob))
         profile.db.commit_listeners.append(functools.partial(self._on_commit, ob))
 

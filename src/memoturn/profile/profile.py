@@ -22,6 +22,8 @@ from memoturn.profile.transfer import TransferOps
 from memoturn.profile.vectorindex import VectorIndex
 from memoturn.profile.vectors import VectorOps
 
+Indexes = tuple[VectorIndex, VectorIndex, VectorIndex]
+
 
 class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, TransferOps):
     """Every operation on one profile-branch. Each mutating call is one SQLite transaction
@@ -34,22 +36,28 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, T
         *,
         clock: Clock | None = None,
         synchronous: str = "full",
+        indexes: Indexes | None = None,
     ) -> None:
+        """``indexes``: the vector indexes of this very state, from :meth:`indexes` of a
+        closed profile that was at it (a rewind returning there), instead of loading them."""
         self.clock = clock or SystemClock()
         self.embedder = embedder
         self.db = ProfileDatabase(path, clock=self.clock, synchronous=synchronous)
         try:
             self._check_embedder()
-            self.memory_index = self._load_index(
-                "SELECT rid, embedding, valid_from, valid_to, expires_at FROM memories "
-                "WHERE embedding IS NOT NULL"
-            )
-            self.turn_index = self._load_index(
-                "SELECT rid, embedding FROM turns WHERE embedding IS NOT NULL"
-            )
-            self.chunk_index = self._load_index(
-                "SELECT rid, embedding FROM chunks WHERE embedding IS NOT NULL"
-            )
+            if indexes is not None:
+                self.memory_index, self.turn_index, self.chunk_index = indexes
+            else:
+                self.memory_index = self._load_index(
+                    "SELECT rid, embedding, valid_from, valid_to, expires_at FROM memories "
+                    "WHERE embedding IS NOT NULL"
+                )
+                self.turn_index = self._load_index(
+                    "SELECT rid, embedding FROM turns WHERE embedding IS NOT NULL"
+                )
+                self.chunk_index = self._load_index(
+                    "SELECT rid, embedding FROM chunks WHERE embedding IS NOT NULL"
+                )
         except BaseException:
             self.db.close()
             raise
@@ -63,6 +71,10 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, T
     @property
     def txid(self) -> int:
         return self.db.txid
+
+    def indexes(self) -> Indexes:
+        """The in-memory vector indexes (memories, turns, chunks) of the current state."""
+        return self.memory_index, self.turn_index, self.chunk_index
 
     def _check_embedder(self) -> None:
         """Record the embedding model on first use; refuse a different one later, since

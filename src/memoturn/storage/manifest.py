@@ -160,10 +160,21 @@ class Manifest:
             return snap, None, list(range(snap[0] + 1, txid + 1))
         return None, run.base, list(range(run.first, txid + 1))
 
+    def restore_length(self, txid: int) -> int:
+        """How many segments a restore of ``txid`` applies: its plan's, plus those of the
+        bases it stands on within this branch (a rewind's run is based on an earlier txid
+        of the branch). A fork's parent history is not counted."""
+        n = 0
+        while True:
+            snap, base, seg_txids = self.plan(txid)
+            n += len(seg_txids)
+            if snap is not None or base is None or base.branch_id != self.id:
+                return n
+            txid = base.txid
+
     def segments_since_snapshot(self) -> int:
-        _, run = self.run_for(self.head)
-        last = max((s[0] for s in self.snapshots if s[0] >= run.first), default=run.first - 1)
-        return self.head - last
+        """The restore length of the head: what a snapshot now would save every wake."""
+        return self.restore_length(self.head)
 
     # -- changes (pure; the caller CASes the result) ------------------------------------
 

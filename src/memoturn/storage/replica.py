@@ -1,19 +1,24 @@
 """A profile-branch's durable history in the object store, as one node sees it.
 
 The writer path, after every committed SQLite transaction: capture its WAL frames, encode
-one immutable segment, put it, then CAS the manifest's head forward. With durability
-``object`` (the default) the write is acknowledged only after that CAS; with ``local`` it is
-acknowledged after the local commit and shipped by a background thread (the window of loss
-is whatever that thread has not shipped yet).
+one immutable segment under the fenced writer epoch, put it, then CAS the manifest's head
+forward. :meth:`Replica.commit` is the one producer of history: ordinary writes and history
+rewrites (a rewind: a new run and an undo pin in the same CAS as its segment) both go
+through it, so fencing, metrics and the shipped callback are never bypassed. With
+durability ``object`` (the default) a write is acknowledged only after that CAS; with
+``local`` it is acknowledged after the local commit and shipped by a background thread (the
+window of loss is whatever that thread has not shipped yet). A history rewrite ships
+before it is acknowledged in both modes.
 
 The reader path: :func:`build_image` materialises any txid of any branch from its manifest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -22,13 +27,16 @@ import apsw
 from memoturn.core.errors import Internal, MemoturnError, Unavailable
 from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
+from memoturn.storage.localstates import LocalStates
 from memoturn.storage.manifest import Manifest, Ref
 from memoturn.storage.objectstore import ObjectStore, PreconditionFailed
-from memoturn.storage.restore import restore_to_bytes, take_snapshot
+from memoturn.storage.restore import restore_runs, take_snapshot
 from memoturn.storage.segment import Segment, Snapshot
 from memoturn.storage.wal import CapturedTx, WalCapture
 
 Durability = Literal["object", "local"]
+ManifestChange = Callable[[Manifest], None]
+"""A pure edit of a manifest copy; re-applied if the CAS loses to a metadata change."""
 SNAPSHOT_EVERY = 256
 """Write a snapshot once this many segments follow the last one (bounds wake time)."""
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
@@ -53,32 +61,35 @@ def merge(txs: list[CapturedTx]) -> CapturedTx:
     )
 
 
-def _page_size(image: bytes) -> int:
-    raw = int.from_bytes(image[16:18], "big")
-    return 65536 if raw == 1 else raw
-
-
 def build_image(store: ObjectStore, m: Manifest, txid: int) -> bytes:
     """The database file of branch ``m`` at ``txid`` (b"" for the empty database),
-    integrity-checked."""
-    snap, base, seg_txids = m.plan(txid)
-    start: Snapshot | None
-    if snap is not None:
-        start = Snapshot.decode(store.get(m.snapshot_key(*snap), op="get_snapshot").data)
-    elif base is not None:
-        parent = m if base.branch_id == m.id else _load_ref(store, m.db, base)
-        image = build_image(store, parent, base.txid)
-        ps = _page_size(image) if image else 4096
-        start = Snapshot(seg_txids[0] - 1 if seg_txids else txid, ps, len(image) // ps, image)
-    else:
-        start = None
-    keys = [m.segment_key(t) for t in seg_txids]
+    integrity-checked.
+
+    The plan follows run bases (rewinds of this branch, forks of others) down to a
+    snapshot or the empty database; every segment of the chain is fetched at once and
+    applied in one pass, so a chain costs one image and one check, not one per link."""
+    chain: list[tuple[Manifest, list[int]]] = []
+    start: Snapshot | None = None
+    while True:
+        snap, base, seg_txids = m.plan(txid)
+        chain.append((m, seg_txids))
+        if snap is not None:
+            start = Snapshot.decode(store.get(m.snapshot_key(*snap), op="get_snapshot").data)
+            break
+        if base is None:
+            break
+        m = m if base.branch_id == m.id else _load_ref(store, m.db, base)
+        txid = base.txid
+    chain.reverse()
+    keys = [mm.segment_key(t) for mm, txids in chain for t in txids]
     if len(keys) > 4:
         with ThreadPoolExecutor(_FETCHERS) as pool:
             blobs = list(pool.map(lambda k: store.get(k, op="get_segment").data, keys))
     else:
         blobs = [store.get(k, op="get_segment").data for k in keys]
-    return restore_to_bytes(start, (Segment.decode(b) for b in blobs))
+    segments = iter(blobs)
+    runs = [[Segment.decode(next(segments)) for _ in txids] for _, txids in chain]
+    return restore_runs(start, runs)
 
 
 def _load_ref(store: ObjectStore, db: str, ref: Ref) -> Manifest:
@@ -112,16 +123,30 @@ class Replica:
         self._conn: apsw.Connection | None = None
         self._lock = threading.RLock()
         self._on_shipped = on_shipped
-        self._queue: queue.Queue[Segment | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Segment, ManifestChange | None] | None] = queue.Queue()
         self._shipper: threading.Thread | None = None
+        self._rewrite: ManifestChange | None = None
+        self.local: LocalStates | None = None
+        """Earlier states the local files still hold (a rewind to one reads no store)."""
         self.ship_error: MemoturnError | None = None
 
     # -- wiring ----------------------------------------------------------------------------
 
-    def attach(self, conn: apsw.Connection, db_path: str) -> None:
-        """Start capturing commits of ``conn`` (the branch's only writer connection)."""
+    def attach(
+        self, conn: apsw.Connection, db_path: str, txid: int, *, wal_offset: int = 0
+    ) -> None:
+        """Start capturing commits of ``conn`` (the branch's only writer connection), whose
+        database is at ``txid``. ``wal_offset``: the database was rolled back to this
+        offset of its WAL (:meth:`LocalStates.roll_back`); the frames before it are history
+        already."""
         self._conn = conn
-        self._capture = WalCapture(conn, db_path)
+        self._capture = WalCapture(conn, db_path, captured_to=wal_offset)
+        if self.local is None:
+            self.local = LocalStates(db_path)
+        # Commits not yet captured (schema, embedder) fold into the next txid's segment, so
+        # only a WAL without them is a restorable point of ``txid``.
+        if not self._capture.pending:
+            self.local.record(txid, self._capture.position)
 
     def fence(self, epoch: int) -> None:
         """Become the writer at ``epoch``: raise the manifest's epoch so older writers'
@@ -144,34 +169,66 @@ class Replica:
     # -- the commit path ---------------------------------------------------------------------
 
     def on_commit(self, txid: int) -> None:
-        """Capture the transaction that committed ``txid`` and make it durable (object
-        mode) or queue it (local mode). Raises if it could not be made durable: the write
-        must then not be acknowledged, and the caller discards the local database."""
+        """Capture the transaction that committed ``txid`` and :meth:`commit` it. Raises if
+        it could not be made durable: the write must then not be acknowledged, and the
+        caller discards the local database."""
         assert self._capture is not None
         txs = self._capture.capture()
         if not txs:
             raise Internal(f"commit of txid {txid} left no frames in the WAL")
-        segment = merge(txs).segment(txid, epoch=self.epoch)
+        change, self._rewrite = self._rewrite, None
+        self.commit(txid, merge(txs), change)
+        assert self.local is not None
+        self.local.record(txid, self._capture.position)
+
+    @contextlib.contextmanager
+    def rewriting(self, change: ManifestChange) -> Iterator[None]:
+        """Make the next commit inside the block a history rewrite: ``change`` (e.g. a
+        rewind's new run and undo pin) lands in the same manifest CAS as its segment. The
+        caller holds the profile's write lock and commits exactly one transaction."""
+        self._rewrite = change
+        try:
+            yield
+            if self._rewrite is not None:
+                raise Internal("a history rewrite committed no transaction")
+        finally:
+            self._rewrite = None
+
+    def commit(self, txid: int, tx: CapturedTx, change: ManifestChange | None = None) -> None:
+        """The one producer of history: ``tx`` becomes segment ``txid`` under this writer's
+        fenced epoch, is put, and the manifest CAS moves the head to it (applying
+        ``change`` in the same CAS). In ``local`` mode an ordinary commit is queued for the
+        shipper; a history rewrite ships now, after everything queued before it."""
+        segment = tx.segment(txid, epoch=self.epoch)
         if self.durability == "object":
-            self._ship(segment)
+            self._ship(segment, change)
+        elif change is not None:
+            self.flush()
+            self._ship(segment, change)
         else:
             if self.ship_error is not None:
                 raise self.ship_error
             self._ensure_shipper()
-            self._queue.put(segment)
+            self._queue.put((segment, None))
 
-    def _ship(self, segment: Segment) -> None:
+    def _ship(self, segment: Segment, change: ManifestChange | None) -> None:
         with self._lock:
             m = self.manifest
             key = keys.segment(m.db, m.branch_id, segment.txid, segment.epoch)
             # A plain put: only this epoch's writer writes this key, and a failed earlier
             # attempt at the same txid (never in the manifest) may be overwritten.
             self.store.put(key, segment.encode(), op="put_segment")
-            self._advance(lambda mm: mm.with_segment(segment.txid, segment.epoch))
+
+            def advance(mm: Manifest) -> None:
+                if change is not None:
+                    change(mm)
+                mm.with_segment(segment.txid, segment.epoch)
+
+            self._advance(advance)
             if self._on_shipped:
                 self._on_shipped(segment.txid, len(segment.pages) * segment.page_size)
 
-    def _advance(self, change: Callable[[Manifest], None]) -> None:
+    def _advance(self, change: ManifestChange) -> None:
         """Apply ``change`` to the manifest and CAS it. If the CAS loses only to a metadata
         change (a checkpoint or branch made on another node: same epoch, same head), redo
         the change on the fresh manifest; anything else means we were fenced."""
@@ -192,10 +249,11 @@ class Replica:
                     ) from None
         raise Unavailable(f"{self.manifest.db}: manifest kept changing under us", hint="retry")
 
-    def update_manifest(self, change: Callable[[Manifest], None]) -> Manifest:
-        """A metadata change (checkpoints, TTL) as the writer; returns the new manifest."""
+    def update_manifest(self, change: ManifestChange) -> Manifest:
+        """A metadata change (checkpoints, TTL) as the writer; returns the new manifest.
+        The caller holds the profile's write lock (nothing new is queued meanwhile)."""
+        self.flush()  # outside our lock: the shipper takes it for each queued segment
         with self._lock:
-            self.flush()
             self._advance(change)
             return self.manifest
 
@@ -208,16 +266,16 @@ class Replica:
 
     def _ship_loop(self) -> None:
         while True:
-            segment = self._queue.get()
+            item = self._queue.get()
             try:
-                if segment is None:
+                if item is None:
                     return
                 if self.ship_error is None:
-                    self._ship(segment)
+                    self._ship(*item)
             except MemoturnError as e:
                 # Later commits cannot be shipped past a gap: stop, and fail the next write.
                 self.ship_error = Unavailable(
-                    f"shipping txid {segment.txid if segment else '?'} failed: {e}",
+                    f"shipping txid {item[0].txid if item else '?'} failed: {e}",
                     hint="the node must reload this profile from the object store",
                 )
             finally:
@@ -235,8 +293,8 @@ class Replica:
     def snapshot(self) -> None:
         """Write a full image at the head (the caller holds the profile's write lock)."""
         assert self._conn is not None
+        self.flush()  # outside our lock, as in update_manifest
         with self._lock:
-            self.flush()
             head = self.manifest.head
             snap = take_snapshot(self._conn, head, epoch=self.epoch)
             self.store.put(
@@ -253,10 +311,13 @@ class Replica:
         """Fold the WAL into the database file once it is big and fully captured."""
         if self._capture is not None and wal_bytes > WAL_CHECKPOINT_BYTES:
             self.flush()
-            self._capture.checkpoint()
+            if self._capture.checkpoint() and self.local is not None:
+                self.local.checkpointed(self.manifest.head)
 
     def close(self) -> None:
         if self._shipper is not None:
             self._queue.put(None)
             self._shipper.join(timeout=30)
             self._shipper = None
+        if self.local is not None:
+            self.local.close()

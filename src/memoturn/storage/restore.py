@@ -26,6 +26,7 @@ from memoturn.storage.segment import CorruptSegment, Segment, Snapshot
 __all__ = [
     "open_image_in_memory",
     "restore",
+    "restore_runs",
     "restore_to_bytes",
     "take_snapshot",
 ]
@@ -126,8 +127,34 @@ def _apply(snapshot: Snapshot | None, segments: Iterable[Segment]) -> tuple[byte
     image = bytearray(snapshot.image) if snapshot is not None else bytearray()
     txid = snapshot.txid if snapshot is not None else 0
     page_size = snapshot.page_size if snapshot is not None and snapshot.db_size_pages else None
+    txid, _ = _apply_run(image, txid, page_size, segments)
+    return bytes(image), txid
+
+
+def restore_runs(snapshot: Snapshot | None, runs: Iterable[Iterable[Segment]]) -> bytes:
+    """Like :func:`restore_to_bytes` through a chain of runs, checked once at the end: the
+    first run continues ``snapshot``; each later run continues the state the one before
+    reached, from its own first txid (a rewind or a fork stands on an earlier txid)."""
+    image = bytearray(snapshot.image) if snapshot is not None else bytearray()
+    txid: int | None = snapshot.txid if snapshot is not None else 0
+    page_size = snapshot.page_size if snapshot is not None and snapshot.db_size_pages else None
+    for run in runs:
+        _, page_size = _apply_run(image, txid, page_size, run)
+        txid = None
+    out = bytes(image)
+    _integrity_check(out)
+    return out
+
+
+def _apply_run(
+    image: bytearray, txid: int | None, page_size: int | None, segments: Iterable[Segment]
+) -> tuple[int, int | None]:
+    """Apply contiguous segments to ``image`` in place, from ``txid`` (None: from the
+    first segment's). Returns the txid and page size reached."""
     epoch = -1
     for seg in segments:
+        if txid is None:
+            txid = seg.txid - 1
         if seg.txid != txid + 1:
             raise CorruptSegment(
                 f"segment txid {seg.txid} does not follow txid {txid}: history has a gap "
@@ -154,7 +181,7 @@ def _apply(snapshot: Snapshot | None, segments: Iterable[Segment]) -> tuple[byte
         for pgno, data in seg.pages.items():
             offset = (pgno - 1) * page_size
             image[offset : offset + page_size] = data
-    return bytes(image), txid
+    return (txid if txid is not None else 0), page_size
 
 
 def _integrity_check(image: bytes) -> None:

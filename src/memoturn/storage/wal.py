@@ -30,6 +30,7 @@ hook is the cross-check that no transaction was missed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import struct
@@ -41,7 +42,7 @@ import numpy as np
 from memoturn.core.errors import Internal
 from memoturn.storage.segment import Segment
 
-__all__ = ["CapturedTx", "WalCapture"]
+__all__ = ["CapturedTx", "WalCapture", "keep_wal_on_close", "roll_back_wal"]
 
 WAL_HEADER_SIZE = 32
 FRAME_HEADER_SIZE = 24
@@ -140,11 +141,15 @@ class WalCapture:
     object installs its WAL hook (replacing any other, including SQLite's auto-checkpoint),
     so checkpoints happen only through :meth:`checkpoint`. Call :meth:`capture` after each
     commit, on the thread that writes. Transactions already in the WAL when this object is
-    created are returned by the first :meth:`capture`. Capture everything before closing
-    the connection: closing the last one checkpoints the WAL and deletes it.
+    created are returned by the first :meth:`capture`, except those ending at or before
+    byte ``captured_to`` of the WAL (already in history: a WAL rolled back to a
+    :attr:`position`). Capture everything before closing the connection: closing the last
+    one checkpoints the WAL and deletes it.
     """
 
-    def __init__(self, conn: apsw.Connection, db_path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, conn: apsw.Connection, db_path: str | os.PathLike[str], *, captured_to: int = 0
+    ) -> None:
         mode = conn.execute("PRAGMA journal_mode").fetchall()
         if mode != [("wal",)]:
             raise Internal(
@@ -155,8 +160,27 @@ class WalCapture:
         self._wal_path = os.fspath(db_path) + "-wal"
         self._cursor: _Cursor | None = None
         self._captured = 0
-        self._committed = len(self._scan(consume=False))
+        if captured_to > WAL_HEADER_SIZE:
+            self._skip_to(captured_to)
+        self._committed = self._captured + len(self._scan(consume=False))
         conn.set_wal_hook(self._on_commit)
+
+    @property
+    def position(self) -> int:
+        """The WAL byte offset just past the last captured commit (0: the WAL holds no
+        captured frame). Truncating the WAL file here, with no connection open, rolls the
+        database back to the state of that commit."""
+        return self._cursor.offset if self._cursor is not None else 0
+
+    def _skip_to(self, offset: int) -> None:
+        fd = os.open(self._wal_path, os.O_RDONLY)
+        try:
+            txs, cursor = self._read(fd, limit=offset)
+        finally:
+            os.close(fd)
+        if cursor is None or cursor.offset != offset:
+            raise Internal(f"{self._wal_path}: no commit ends at WAL offset {offset}")
+        self._captured, self._cursor = len(txs), cursor
 
     @property
     def pending(self) -> int:
@@ -221,8 +245,9 @@ class WalCapture:
             self._cursor = cursor
         return txs
 
-    def _read(self, fd: int) -> tuple[list[CapturedTx], _Cursor | None]:
-        """Read new committed transactions; return them and the cursor after them."""
+    def _read(self, fd: int, limit: int = 0) -> tuple[list[CapturedTx], _Cursor | None]:
+        """Read new committed transactions (up to the commit ending at WAL offset
+        ``limit``, if given); return them and the cursor after them."""
         cursor = self._generation(os.pread(fd, WAL_HEADER_SIZE, 0))
         if cursor is None:
             return [], None
@@ -251,6 +276,8 @@ class WalCapture:
                     txs.append(CapturedTx(page_size, commit, pages))
                     pending = {}
                     cursor.offset, cursor.cksum = offset + at + frame_size, cksum
+                    if cursor.offset == limit:
+                        return txs, cursor
             if nframes < _CHUNK_FRAMES:
                 return txs, cursor
             offset += nframes * frame_size
@@ -273,3 +300,33 @@ class WalCapture:
         return _Cursor(
             (salt1, salt2), page_size, _checksum_for(page_size, order), WAL_HEADER_SIZE, cksum
         )
+
+
+def keep_wal_on_close(conn: apsw.Connection) -> None:
+    """Close ``conn`` later without folding its WAL into the database file (SQLite does
+    that when the last connection closes), so the WAL can be rolled back."""
+    conn.config(apsw.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1)
+
+
+def roll_back_wal(db_path: str | os.PathLike[str], source: str, offset: int) -> None:
+    """Roll a closed WAL-mode database to the commit whose frames end at byte ``offset``
+    of the WAL file ``source`` (a :attr:`WalCapture.position`; 0 drops the WAL): the
+    database's WAL becomes that prefix of ``source`` — the WAL itself, or an earlier copy
+    of it made over the same database file — and the WAL index is removed (the next open
+    rebuilds it from the WAL). Only valid with no connection open, after closing without
+    a checkpoint (:func:`keep_wal_on_close`)."""
+    path = os.fspath(db_path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path + "-shm")
+    wal = path + "-wal"
+    size = os.path.getsize(source) if os.path.exists(source) else 0
+    if size < offset:
+        raise Internal(f"{source} has {size} bytes, cannot roll back to offset {offset}")
+    if source == wal:
+        if size:
+            os.truncate(wal, offset)
+        return
+    tmp = wal + ".tmp"
+    with open(source, "rb") as src, open(tmp, "wb") as dst:
+        dst.write(src.read(offset))
+    os.replace(tmp, wal)
