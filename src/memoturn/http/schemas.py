@@ -7,15 +7,44 @@ are the ones a client can see in the schema.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from memoturn.core import limits
+from memoturn.core import limits, validate
+from memoturn.core.errors import InvalidInput
 from memoturn.core.model import MemoryType, Scope
 
+
+def _not_bool(value: object) -> object:
+    # Pydantic reads true as 1 for a number field; a boolean is not a number.
+    if isinstance(value, bool):
+        raise ValueError("a number is required, not a boolean")
+    return value
+
+
+def _json_only(value: dict[str, Any]) -> dict[str, Any]:
+    # NaN, Infinity and overflowing literals such as 1e400 parse as floats that JSON cannot
+    # carry: refuse them here, before a JSON dump could turn them into null.
+    try:
+        validate.json_dumps(value, "metadata")
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Number = Annotated[float, BeforeValidator(_not_bool)]
 TTL = Field(default=None, ge=limits.MIN_TTL_S, le=limits.MAX_TTL_S, description="seconds")
 Metadata = dict[str, Any]
+SessionId = Annotated[
+    str,
+    Field(
+        description=validate.SESSION_ID_RULE,
+        json_schema_extra={"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+    ),
+]
+MetadataIn = Annotated[dict[str, Any], AfterValidator(_json_only)]
 Timestamp = float | str
 """Epoch seconds or an ISO-8601 string."""
 
@@ -76,7 +105,7 @@ class TokenIn(Request):
     scopes: list[Literal["read", "write"]] | None = Field(
         None, min_length=1, description="default: read and write"
     )
-    ttl_s: int | None = TTL
+    ttl_s: Int | None = TTL
 
 
 class TokenOut(BaseModel):
@@ -114,10 +143,10 @@ class MemoryIn(Request):
     type: MemoryType
     content: str
     topic: str | None = None
-    session_id: str | None = None
+    session_id: SessionId | None = None
     source: str | None = None
-    ttl_s: int | None = TTL
-    metadata: Metadata | None = None
+    ttl_s: Int | None = TTL
+    metadata: MetadataIn | None = None
     idempotency_key: str | None = None
 
 
@@ -157,10 +186,10 @@ class TopicHistory(BaseModel):
 
 class RecallIn(Request):
     query: str
-    k: int = Field(10, ge=1, le=limits.MAX_RECALL_K)
+    k: Int = Field(10, ge=1, le=limits.MAX_RECALL_K)
     types: list[MemoryType] | None = Field(None, min_length=1)
     topic: str | None = None
-    session_id: str | None = None
+    session_id: SessionId | None = None
     source: str | None = None
     scopes: list[Scope] | None = Field(None, description="default: memories")
     include_history: bool = False
@@ -170,8 +199,8 @@ class RecallIn(Request):
     metadata: dict[str, str | int | float | bool | None] | None = Field(
         None, description="keep items whose metadata has each key equal to the value"
     )
-    recency_half_life_s: float | None = Field(None, gt=0)
-    recency_weight: float = Field(0.3, ge=0, le=1)
+    recency_half_life_s: Number | None = Field(None, gt=0)
+    recency_weight: Number = Field(0.3, ge=0, le=1)
     mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
 
 
@@ -220,9 +249,9 @@ class RecallOut(BaseModel):
 
 
 class SessionIn(Request):
-    session_id: str | None = None
-    task_ttl_s: int | None = TTL
-    metadata: Metadata | None = None
+    session_id: SessionId | None = None
+    task_ttl_s: Int | None = TTL
+    metadata: MetadataIn | None = None
 
 
 class SessionOut(BaseModel):
@@ -242,7 +271,7 @@ class TurnIn(Request):
     role: Literal["user", "assistant", "system", "tool"]
     content: str
     name: str | None = None
-    metadata: Metadata | None = None
+    metadata: MetadataIn | None = None
 
 
 class TurnWritten(BaseModel):
@@ -265,7 +294,7 @@ class SessionEnded(BaseModel):
 
 class KVIn(Request):
     value: Any = Field(description="any JSON value (null included)")
-    ttl_s: int | None = TTL
+    ttl_s: Int | None = TTL
 
 
 class KVOut(BaseModel):
@@ -290,7 +319,7 @@ class KVList(BaseModel):
 class DocumentIn(Request):
     content: str
     title: str | None = None
-    metadata: Metadata | None = None
+    metadata: MetadataIn | None = None
 
 
 class DocumentOut(BaseModel):
@@ -311,14 +340,14 @@ class DocumentWritten(BaseModel):
 
 
 class VectorIn(Request):
-    vector: list[float] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
-    metadata: Metadata | None = None
+    vector: list[Number] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
+    metadata: MetadataIn | None = None
 
 
 class VectorQueryIn(Request):
-    vector: list[float] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
-    k: int = Field(10, ge=1, le=limits.MAX_RECALL_K)
-    metadata: Metadata | None = Field(None, description="keep vectors whose metadata matches")
+    vector: list[Number] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
+    k: Int = Field(10, ge=1, le=limits.MAX_RECALL_K)
+    metadata: MetadataIn | None = Field(None, description="keep vectors whose metadata matches")
 
 
 class VectorHitOut(BaseModel):
@@ -349,7 +378,7 @@ class CheckpointList(BaseModel):
 
 class RewindIn(Request):
     checkpoint: str | None = Field(None, description="give exactly one of checkpoint, txid")
-    txid: int | None = Field(None, ge=0)
+    txid: Int | None = Field(None, ge=0)
 
 
 class RewindOut(BaseModel):
@@ -360,8 +389,8 @@ class RewindOut(BaseModel):
 class BranchIn(Request):
     name: str
     from_checkpoint: str | None = None
-    from_txid: int | None = Field(None, ge=0)
-    ttl_s: int | None = TTL
+    from_txid: Int | None = Field(None, ge=0)
+    ttl_s: Int | None = TTL
 
 
 class BranchOut(BaseModel):

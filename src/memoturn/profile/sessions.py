@@ -51,7 +51,7 @@ class SessionOps:
     ) -> tuple[Session, int]:
         """Open a session (a new id when none is given). Opening an open session again with
         the same settings returns it; an ended one is a conflict."""
-        sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
+        sid = validate.session_id(session_id)
         ttl = validate.ttl(task_ttl_s, "task_ttl_s") or limits.DEFAULT_TASK_TTL_S
         meta = validate.metadata(metadata)
         with self.db.write() as tx:
@@ -112,7 +112,7 @@ class SessionOps:
         self: Profile, session_id: str, turns: list[dict[str, Any]]
     ) -> list[tuple[Turn, int]]:
         """Append several turns in one transaction."""
-        sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
+        sid = validate.session_id(session_id)
         assert sid is not None
         if not isinstance(turns, list) or not 1 <= len(turns) <= limits.MAX_BATCH:
             raise InvalidInput(f"turns must be a list of 1 to {limits.MAX_BATCH} turns")
