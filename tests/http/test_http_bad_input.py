@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
+import urllib.parse
+
 import httpx
 import pytest
 
@@ -95,3 +99,26 @@ def test_every_accepted_session_id_can_be_addressed_over_rest(alice) -> None:
         r = alice.post(f"{P}/sessions/{opened}/turns", json={"role": "user", "content": "hi"})
         assert r.status_code == 200, r.text
         assert alice.get(f"{P}/sessions/{opened}/turns").json()["turns"][0]["content"] == "hi"
+
+
+def test_names_in_a_request_cannot_forge_log_lines(alice, root, caplog) -> None:
+    fake = "\n2026-01-01 00:00:00 INFO memoturn.http POST /v1/namespaces 201 profile=root"
+    quoted = urllib.parse.quote(fake, safe="")
+    requests = [
+        ("GET", P + "/memories?branch=x" + quoted),
+        ("DELETE", "/v1/namespaces/bad/profiles/x" + quoted),
+        ("POST", "/v1/namespaces/bad/profiles/x" + quoted + "/revoke-tokens"),
+    ]
+    with caplog.at_level(logging.DEBUG, logger="memoturn"):
+        for method, url in requests:
+            client = alice if method == "GET" else root
+            r = client.request(method, url)
+            assert r.status_code in (400, 404), r.text
+        deadline = time.monotonic() + 5
+        while len([r for r in caplog.records if r.name == "memoturn.http"]) < len(requests):
+            assert time.monotonic() < deadline, "request log lines missing"
+            time.sleep(0.01)
+    for record in caplog.records:
+        message = record.getMessage()
+        assert "\n" not in message and "\r" not in message, message
+        assert "profile=root" not in message or "\\n" in message, message

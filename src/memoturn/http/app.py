@@ -31,7 +31,14 @@ from memoturn.engine import Engine
 from memoturn.engine.tokens import TokenAuthority
 from memoturn.http import schemas
 from memoturn.http.auth import Node, node_of
-from memoturn.http.edge import WRITER_HEADER, BodyLimit, Forwarder, ForwardWrites, Observe
+from memoturn.http.edge import (
+    WRITER_HEADER,
+    BodyLimit,
+    Forwarder,
+    ForwardWrites,
+    Observe,
+    printable,
+)
 from memoturn.http.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from memoturn.http.routes import admin, history, memories, sessions, store
 from memoturn.http.schemas import ERROR_RESPONSES
@@ -166,7 +173,12 @@ def _http_exception(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    log.error(
+        "unexpected error in %s %s",
+        printable(request.method),
+        printable(request.url.path),
+        exc_info=exc,
+    )
     error = Internal("internal error", hint="this is a bug; the node's log has the details")
     return _memoturn_error(request, error)
 

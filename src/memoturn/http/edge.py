@@ -47,6 +47,12 @@ _NOT_FORWARDED = frozenset(
 )
 
 
+def printable(text: object) -> str:
+    """``text`` for a log line: control and other unprintable characters escaped, so user
+    input (a path, a header) can never start a line of its own."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 async def send_error(send: Send, error: MemoturnError) -> None:
     body = json.dumps(error.to_dict()).encode()
     await send(
@@ -128,7 +134,11 @@ class Forwarder:
             return await self._client.request(scope["method"], url, headers=headers, content=body)
         except httpx.HTTPError as e:
             log.warning(
-                "forwarding %s %s to %s failed: %s", scope["method"], scope["path"], writer, e
+                "forwarding %s %s to %s failed: %s",
+                scope["method"],
+                printable(scope["path"]),
+                printable(writer),
+                printable(e),
             )
             return None
 
@@ -260,7 +270,7 @@ class Observe:
                 template,
                 status,
                 seconds * 1000,
-                state.get("profile_id", "-"),
+                printable(state.get("profile_id", "-")),
                 extra={
                     "http_method": scope["method"],
                     "route": template,

@@ -112,7 +112,7 @@ def build_server(caller_of: CallerOf) -> Server[Any]:
         except MemoturnError as e:
             return error(e)
         except Exception:
-            log.exception("tool %s failed", params.name)
+            log.exception("tool %r failed", params.name)  # %r: the name is client input
             return error(Internal("internal error", hint="this is a bug; the log has details"))
 
     server: Server[Any] = Server(
