@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import httpx
 import pytest
+
+from memoturn.http import MAX_BODY_BYTES
 
 P = "/v1/namespaces/bad/profiles/alice"
 
@@ -122,3 +127,18 @@ def test_names_in_a_request_cannot_forge_log_lines(alice, root, caplog) -> None:
         message = record.getMessage()
         assert "\n" not in message and "\r" not in message, message
         assert "profile=root" not in message or "\\n" in message, message
+
+
+def test_a_body_over_the_limit_sent_whole_before_reading_gets_its_413(node) -> None:
+    # urllib writes the whole body before it reads a byte of the answer.
+    body = b"x" * (4 * MAX_BODY_BYTES)  # more than loopback socket buffers absorb
+    request = urllib.request.Request(
+        node.url + P + "/memories",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {node.root_token}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413
+    assert json.loads(refused.value.read())["error"]["code"] == "too_large"

@@ -7,6 +7,8 @@ topics are user content), the status, the duration and the profile; never a body
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -69,13 +71,39 @@ async def send_error(send: Send, error: MemoturnError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+DRAIN_FACTOR = 8
+"""A refused body up to this many times the limit is read and dropped before the 413."""
+DRAIN_TIMEOUT_S = 10.0
+"""The longest time spent reading a refused body."""
+
+
 class BodyLimit:
-    """Refuse a request body over ``max_bytes`` with 413 before anything parses it: at once
-    when Content-Length says so, else as soon as the streamed body passes the limit."""
+    """Refuse a request body over ``max_bytes`` with 413 before anything parses it: when
+    Content-Length says so, else as soon as the streamed body passes the limit.
+
+    The rest of a refused body is read and dropped first (up to :data:`DRAIN_FACTOR` times
+    the limit, for at most :data:`DRAIN_TIMEOUT_S`): a client that sends its whole body
+    before reading (Python's urllib) would otherwise see the connection reset, not the 413,
+    because closing a socket with unread data in it sends a TCP reset."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+
+    async def _refuse(self, receive: Receive, send: Send, size: str, received: int) -> None:
+        async def drain() -> None:
+            nonlocal received
+            while received <= self.max_bytes * DRAIN_FACTOR:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                received += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drain(), DRAIN_TIMEOUT_S)
+        await send_error(send, self._too_large(size))
 
     def _too_large(self, size: str) -> TooLarge:
         return TooLarge(
@@ -89,7 +117,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, self._too_large(declared.decode()))
+            await self._refuse(receive, send, declared.decode(), 0)
             return
         # Read the whole body up front (it is at most max_bytes), then replay it.
         chunks: list[bytes] = []
@@ -102,7 +130,10 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await send_error(send, self._too_large(f"more than {self.max_bytes}"))
+                if message.get("more_body", False):
+                    await self._refuse(receive, send, f"more than {self.max_bytes}", size)
+                else:
+                    await send_error(send, self._too_large(f"more than {self.max_bytes}"))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
