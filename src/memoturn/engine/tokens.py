@@ -11,7 +11,8 @@ Three kinds, each a subset of the one above (API.md, "Tokens"):
   at mint time; :meth:`~memoturn.engine.Engine.bump_token_epoch` revokes every older one.
 
 The signing key is derived from a deployment secret (never a per-node key), so every node
-of a deployment accepts the same tokens. Expiry is checked against the engine's clock.
+of a deployment accepts the same tokens. Expiry (``exp``) and ``nbf`` are checked against
+the engine's clock; a time claim that is not a number makes the token malformed.
 
 Authorisation looks only at the token's claims and the request's names before it looks
 anything up, so a refusal never says whether another profile exists.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import math
 import os
 import secrets
 from pathlib import Path
@@ -194,8 +196,15 @@ class TokenAuthority:
                 "the token is not valid", hint="its signature or format is wrong; mint a new one"
             ) from None
         grant = _grant(claims)
-        if grant.expires_at is not None and grant.expires_at <= self._engine.clock.now():
+        now = self._engine.clock.now()
+        if grant.expires_at is not None and grant.expires_at <= now:
             raise Unauthorized("the token has expired", hint="mint a new token")
+        not_before = _time_claim(claims, "nbf")
+        if not_before is not None and not_before > now:
+            raise Unauthorized(
+                "the token is not valid yet (its nbf is in the future)",
+                hint="use it from its nbf on, or mint a token without one",
+            )
         if grant.kind == PROFILE:
             # The token's own profile, never the one a request names: this reveals nothing.
             try:
@@ -256,10 +265,24 @@ def _scopes(scopes: list[str] | None) -> frozenset[str]:
     return frozenset(validate.choice(s, "scopes[]", SCOPES) for s in scopes)
 
 
+def _time_claim(claims: dict[str, object], name: str) -> float | None:
+    """A NumericDate claim (``exp``, ``nbf``, ``iat``): absent, or a finite number. Anything
+    else makes the whole token malformed: a non-numeric ``exp`` must never mean "no expiry"."""
+    value = claims.get(name)
+    if value is None and name not in claims:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Unauthorized(
+            f"the token's {name!r} claim is not a number of seconds", hint="mint a new token"
+        )
+    return float(value)
+
+
 def _grant(claims: dict[str, object]) -> Grant:
     kind = claims.get("kind")
-    exp = claims.get("exp")
-    expires_at = float(exp) if isinstance(exp, int | float) else None
+    expires_at = _time_claim(claims, "exp")
+    _time_claim(claims, "iat")  # required (checked by the decoder); must be a number
+    _time_claim(claims, "nbf")
     try:
         if kind == ROOT:
             return Grant(ROOT, expires_at=expires_at)
