@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -122,7 +123,8 @@ def _node_routes(app: FastAPI) -> None:
         try:
             node_of(request).engine.list_namespaces()
         except OSError as e:
-            raise Unavailable(f"the engine cannot read its data: {e}", retry_after=1) from e
+            log.warning("readiness check failed: %s", printable(e))
+            raise Unavailable("the engine cannot read its data", retry_after=1) from e
         return {"status": "ready"}
 
     @app.get(
@@ -139,8 +141,30 @@ def _node_routes(app: FastAPI) -> None:
 # -- errors ---------------------------------------------------------------------------------
 
 
+REQUEST_ID_HEADER = "X-Request-Id"
+"""On an answer whose details went to the node's log only: the id the log line carries."""
+_SHORT_REASONS = {
+    503: "the object store did not answer",
+    500: "the object store refused the request",
+}
+
+
 def _memoturn_error(request: Request, exc: MemoturnError) -> JSONResponse:
     headers = {}
+    if not exc.public:
+        # A store fault names paths and object keys: the log gets them, the client a short
+        # reason and the id to find them by.
+        request_id = secrets.token_hex(8)
+        log.warning(
+            "%s %s answered %d, request id %s: %s",
+            printable(request.method),
+            printable(request.scope.get("route") and request.scope["route"].path),
+            exc.status,
+            request_id,
+            printable(exc),
+        )
+        headers[REQUEST_ID_HEADER] = request_id
+        exc = exc.redacted(_SHORT_REASONS.get(exc.status, "the node failed"), request_id)
     if isinstance(exc, HeldElsewhere) and exc.writer:
         headers[WRITER_HEADER] = exc.writer  # ForwardWrites sends the write there
     if exc.retryable and exc.status == 503:

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -110,6 +111,11 @@ def build_server(caller_of: CallerOf) -> Server[Any]:
             # The engine and the SDK block (SQLite, the embedder, HTTP): keep the loop free.
             return result(await anyio.to_thread.run_sync(run))
         except MemoturnError as e:
+            if not e.public:  # a store fault: keys and paths go to the log only
+                request_id = secrets.token_hex(8)
+                log.warning("tool %r failed, request id %s: %s", params.name, request_id, e)
+                reason = "the object store " + ("did not answer" if e.retryable else "refused")
+                e = e.redacted(reason, request_id)
             return error(e)
         except Exception:
             log.exception("tool %r failed", params.name)  # %r: the name is client input

@@ -23,7 +23,7 @@ from memoturn.core.errors import Internal, MemoturnError, Unavailable
 from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest, Ref
-from memoturn.storage.objectstore import ObjectStore, PreconditionFailed
+from memoturn.storage.objectstore import ObjectStore, PreconditionFailed, StoreError
 from memoturn.storage.restore import restore_to_bytes, take_snapshot
 from memoturn.storage.segment import Segment, Snapshot
 from memoturn.storage.wal import CapturedTx, WalCapture
@@ -216,7 +216,8 @@ class Replica:
                     self._ship(segment)
             except MemoturnError as e:
                 # Later commits cannot be shipped past a gap: stop, and fail the next write.
-                self.ship_error = Unavailable(
+                failed = Unavailable if e.public else StoreError  # keys stay in the log
+                self.ship_error = failed(
                     f"shipping txid {segment.txid if segment else '?'} failed: {e}",
                     hint="the node must reload this profile from the object store",
                 )
