@@ -248,3 +248,36 @@ def test_serve_on_an_object_store(tmp_path, embedder) -> None:
     with ThrowawayNode(tmp_path / "b", embedder=embedder, object_store=store) as other:
         r = httpx.get(other.url + "/v1/namespaces", headers=root)
         assert r.json() == {"namespaces": ["shared"]}
+
+
+def test_a_second_node_on_a_data_dir_in_use_refuses_to_start(served, tmp_path, embedder) -> None:
+    node, data = served
+    r = subprocess.run(
+        [*MEMOTURN, "serve", "--data", str(data), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"in use by PID {node.proc.pid}" in r.stderr
+    # The first node's cache is intact: it still writes.
+    root = {"Authorization": f"Bearer {(data / 'root.token').read_text().strip()}"}
+    httpx.post(node.url + "/v1/namespaces", json={"name": "locked"}, headers=root)
+    httpx.post(node.url + "/v1/namespaces/locked/profiles", json={"name": "p"}, headers=root)
+    r = httpx.post(
+        node.url + "/v1/namespaces/locked/profiles/p/memories",
+        json={"type": "fact", "content": "still mine"},
+        headers=root,
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    # In process too; the lock goes with the engine that held it.
+    import memoturn
+    from memoturn.engine.datadir import DataDirInUse
+
+    with (
+        memoturn.open(tmp_path / "d", embedder=embedder),
+        pytest.raises(DataDirInUse, match=f"in use by PID {os.getpid()}"),
+    ):
+        memoturn.open(tmp_path / "d", embedder=embedder)
+    memoturn.open(tmp_path / "d", embedder=embedder).close()

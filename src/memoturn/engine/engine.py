@@ -30,6 +30,7 @@ from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import Catalog
+from memoturn.engine.datadir import DataDirLock
 from memoturn.engine.gate import Gate
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
@@ -122,6 +123,8 @@ class Engine(BranchOps):
         self.min_txid_wait_s = min_txid_wait_s
         self.catalog = Catalog(self.store, self.clock)
         self.cache_dir = self.data_dir / "cache"
+        # One node per data dir: a second one would wipe the first one's cache here.
+        self._dir_lock = DataDirLock(self.data_dir)
         shutil.rmtree(self.cache_dir, ignore_errors=True)  # disposable: the store is the truth
         self.cache_dir.mkdir()
         self._open: dict[Key, OpenBranch] = {}
@@ -531,11 +534,14 @@ class Engine(BranchOps):
             self._maintainer.join(timeout=10)
         with self._lock:
             self._closing = True  # no new wakes; one in flight closes what it opened
-        for ob in list(self._open.values()):
-            try:
-                ob.replica.flush()
-            finally:
-                self._discard(ob, release=True)
+        try:
+            for ob in list(self._open.values()):
+                try:
+                    ob.replica.flush()
+                finally:
+                    self._discard(ob, release=True)
+        finally:
+            self._dir_lock.release()
 
     def __enter__(self) -> Engine:
         return self
