@@ -281,3 +281,50 @@ def test_a_second_node_on_a_data_dir_in_use_refuses_to_start(served, tmp_path, e
     ):
         memoturn.open(tmp_path / "d", embedder=embedder)
     memoturn.open(tmp_path / "d", embedder=embedder).close()
+
+
+def test_port_in_use_is_one_line_naming_the_port(tmp_path, capsys) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        assert cli.main(["serve", "--data", str(tmp_path), "--port", str(port)]) == 1
+    finally:
+        taken.close()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"port {port}" in err and "--port" in err, err
+
+
+def test_slow_clients_are_cut_off_by_the_connection_limits(tmp_path) -> None:
+    import socket
+
+    node = Served(
+        tmp_path, "--header-timeout", "1", "--body-timeout", "1", "--max-connections", "3"
+    )
+    host, port = node.url.removeprefix("http://").split(":")
+    try:
+        # Headers that never end: the node closes the connection.
+        with socket.create_connection((host, int(port)), timeout=60) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n")
+            assert slow.recv(1024) == b""
+        # A body that never comes: 408.
+        with socket.create_connection((host, int(port)), timeout=60) as slow:
+            slow.sendall(
+                b"POST /v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{"
+            )
+            answer = slow.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+        # Open connections beyond the limit: new requests get 503.
+        idle = [socket.create_connection((host, int(port)), timeout=60) for _ in range(3)]
+        try:
+            assert httpx.get(node.url + "/healthz").status_code == 503
+        finally:
+            for s in idle:
+                s.close()
+    finally:
+        assert node.stop() == 0

@@ -33,6 +33,7 @@ from memoturn.engine.tokens import TokenAuthority
 from memoturn.http import schemas
 from memoturn.http.auth import Node, node_of
 from memoturn.http.edge import (
+    BODY_TIMEOUT_S,
     WRITER_HEADER,
     BodyLimit,
     Forwarder,
@@ -57,6 +58,7 @@ def create_app(
     *,
     signing_seed: bytes | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout_s: float = BODY_TIMEOUT_S,
     metrics: NodeMetrics | None = None,
     write_root_token: bool = True,
 ) -> FastAPI:
@@ -64,7 +66,8 @@ def create_app(
 
     ``signing_seed`` (32 bytes) overrides the deployment's token-signing secret
     (``MEMOTURN_SIGNING_KEY``). With ``write_root_token`` the root token is written to
-    ``DATA/root.token`` (mode 0600) unless a valid one is there.
+    ``DATA/root.token`` (mode 0600) unless a valid one is there. A request body must
+    arrive within ``body_timeout_s`` of its headers (408 otherwise).
     """
     tokens = TokenAuthority(engine, seed=signing_seed)
     if write_root_token:
@@ -102,7 +105,7 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(ForwardWrites, forwarder=forwarder)  # inside BodyLimit: bounded bodies
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
     app.add_middleware(Observe, metrics=metrics)
     _node_routes(app)
     for module in (admin, memories, sessions, store, history):

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memoturn.core.errors import MemoturnError, TooLarge
+from memoturn.core.errors import InvalidInput, MemoturnError, TooLarge
 from memoturn.core.limits import FORWARD_TIMEOUT_S
 from memoturn.http.metrics import NodeMetrics
 
@@ -75,6 +75,14 @@ DRAIN_FACTOR = 8
 """A refused body up to this many times the limit is read and dropped before the 413."""
 DRAIN_TIMEOUT_S = 10.0
 """The longest time spent reading a refused body."""
+BODY_TIMEOUT_S = 30.0
+"""A request's whole body must arrive this soon after its headers, else 408."""
+
+
+class BodyTimeout(InvalidInput):
+    """The request body did not arrive in time (a slow or stalled client)."""
+
+    status = 408
 
 
 class BodyLimit:
@@ -86,9 +94,10 @@ class BodyLimit:
     before reading (Python's urllib) would otherwise see the connection reset, not the 413,
     because closing a socket with unread data in it sends a TCP reset."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = BODY_TIMEOUT_S) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def _refuse(self, receive: Receive, send: Send, size: str, received: int) -> None:
         async def drain() -> None:
@@ -122,8 +131,17 @@ class BodyLimit:
         # Read the whole body up front (it is at most max_bytes), then replay it.
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + self.timeout_s
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                error = BodyTimeout(
+                    f"the request body did not arrive within {self.timeout_s:g} s",
+                    hint="send the body at once; a slow link needs a smaller body",
+                )
+                await send_error(send, error)
+                return
             if message["type"] != "http.request":
                 await self.app(scope, _replay([message], receive), send)
                 return
