@@ -4,6 +4,7 @@ anywhere with ``min_txid``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,17 @@ async def test_an_mcp_write_on_the_other_node_is_made_by_the_writer(nodes) -> No
     contents = [m.content for m in a.engine.profile("fw", "alice").list_memories()]
     assert contents == ["first, on A", "said over MCP to B"]
     assert wrote["memory"]["content"] == "said over MCP to B" and wrote["txid"] == 2
+
+
+def test_a_forwarded_write_that_arrives_after_its_deadline_is_refused(nodes) -> None:
+    from memoturn.http.edge import FORWARD_DEADLINE_HEADER
+
+    a, _ = nodes
+    _setup(a)
+    with _client(a, a.root_token) as on_a:
+        late = {FORWARDED_HEADER: "node-b", FORWARD_DEADLINE_HEADER: f"{time.time() - 1:.3f}"}
+        r = on_a.post(P + "/memories", json={"type": "fact", "content": "too late"}, headers=late)
+        assert r.status_code == 503 and "gave up" in r.json()["error"]["message"], r.text
+        assert r.headers["Retry-After"] == "1"
+    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories()]
+    assert contents == ["first, on A"]

@@ -170,6 +170,8 @@ def _memoturn_error(request: Request, exc: MemoturnError) -> JSONResponse:
         exc = exc.redacted(_SHORT_REASONS.get(exc.status, "the node failed"), request_id)
     if isinstance(exc, HeldElsewhere) and exc.writer:
         headers[WRITER_HEADER] = exc.writer  # ForwardWrites sends the write there
+        if exc.time_left is not None:
+            request.state.writer_lease_left = exc.time_left  # ... as long as it holds on
     if exc.retryable and exc.status == 503:
         headers["Retry-After"] = str(max(1, round(exc.retry_after or 1)))
     elif exc.retry_after is not None:

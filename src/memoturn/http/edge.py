@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memoturn.core.errors import InvalidInput, MemoturnError, TooLarge
+from memoturn.core.errors import InvalidInput, MemoturnError, TooLarge, Unavailable
 from memoturn.core.limits import FORWARD_TIMEOUT_S
 from memoturn.http.metrics import NodeMetrics
 
@@ -30,6 +32,10 @@ FORWARDED_HEADER = "X-Memoturn-Forwarded"
 again)."""
 FORWARDED_TO_HEADER = "X-Memoturn-Forwarded-To"
 """On the answer to a forwarded write: the node that wrote it."""
+FORWARD_DEADLINE_HEADER = "X-Memoturn-Forward-Deadline"
+"""On a forwarded request: the wall-clock time (epoch seconds) after which the forwarding
+node has given up on it. A writer that only gets to it later (it was frozen) refuses it, so
+a write the client was told had failed is never applied behind its back."""
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Hop-by-hop headers, and those the forwarding rewrites.
 _NOT_FORWARDED = frozenset(
@@ -57,17 +63,14 @@ def printable(text: object) -> str:
 
 async def send_error(send: Send, error: MemoturnError) -> None:
     body = json.dumps(error.to_dict()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if error.retryable:
+        headers.append((b"retry-after", str(max(1, round(error.retry_after or 1))).encode()))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -169,19 +172,55 @@ class Forwarder:
         self._timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
 
-    async def send(self, writer: str, scope: Scope, body: bytes) -> httpx.Response | None:
+    async def send(
+        self,
+        writer: str,
+        scope: Scope,
+        body: bytes,
+        lease_left: Callable[[], float] | None = None,
+    ) -> httpx.Response | None:
         """Send the request of ``scope`` with ``body`` to ``writer``; ``None`` when the
-        writer cannot be reached or does not answer in time."""
+        writer cannot be reached or does not answer in time.
+
+        In time means within ``timeout_s``, and while the writer holds its lease: each time
+        the lease would lapse, ``lease_left`` (seconds, read afresh) is asked again, and a
+        writer that has stopped renewing (it hangs, or was stopped) is given up on then.
+        """
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout_s)
         url = writer.rstrip("/") + scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
+        give_up = time.monotonic() + self._timeout_s
+        try:
+            wait = self._timeout_s if lease_left is None else await asyncio.to_thread(lease_left)
+        except MemoturnError as e:
+            log.warning("forwarding to %s: its lease cannot be read: %s", writer, printable(e))
+            return None
+        if wait <= 0:
+            return None  # the lease lapsed already: the client's retry takes it over here
+        # The writer must start on it while its lease holds (then this node gives up); one
+        # second at least, for the trip.
+        wait = max(wait, 1.0)
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED]
         headers.append((FORWARDED_HEADER.lower().encode(), self.node.encode()))
+        deadline = f"{time.time() + min(wait, self._timeout_s):.3f}".encode()
+        headers.append((FORWARD_DEADLINE_HEADER.lower().encode(), deadline))
+        call = asyncio.ensure_future(
+            self._client.request(scope["method"], url, headers=headers, content=body)
+        )
         try:
-            return await self._client.request(scope["method"], url, headers=headers, content=body)
-        except httpx.HTTPError as e:
+            while True:
+                wait = min(wait, give_up - time.monotonic())
+                done, _ = await asyncio.wait({call}, timeout=max(0.0, wait))
+                if done:
+                    return call.result()
+                if time.monotonic() >= give_up or lease_left is None:
+                    raise httpx.TimeoutException(f"no answer in {self._timeout_s:g} s")
+                wait = await asyncio.to_thread(lease_left)
+                if wait <= 0:
+                    raise httpx.TimeoutException("no answer, and its writer lease lapsed")
+        except (httpx.HTTPError, MemoturnError) as e:
             log.warning(
                 "forwarding %s %s to %s failed: %s",
                 scope["method"],
@@ -190,6 +229,11 @@ class Forwarder:
                 printable(e),
             )
             return None
+        finally:
+            if not call.done():
+                call.cancel()
+                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                    await call
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -214,6 +258,14 @@ class ForwardWrites:
         self.forwarder = forwarder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _past_deadline(scope):
+            error = Unavailable(
+                "the node that forwarded this write gave up on it before it arrived here",
+                hint="retry the write",
+                retry_after=1,
+            )
+            await send_error(send, error)
+            return
         if (
             scope["type"] != "http"
             or scope["method"] not in _WRITE_METHODS
@@ -241,10 +293,10 @@ class ForwardWrites:
         )
         if not writer:
             return
-        answer = await self.forwarder.send(writer, scope, body)
+        lease_left = scope.get("state", {}).get("writer_lease_left")
+        answer = await self.forwarder.send(writer, scope, body, lease_left)
         if answer is None:
-            for message in held:
-                await send(message)
+            await self._send_refusal(held, send, lease_left)
             return
         headers = [
             (k.lower().encode("latin-1"), v.encode("latin-1"))
@@ -260,6 +312,33 @@ class ForwardWrites:
             {"type": "http.response.start", "status": answer.status_code, "headers": headers}
         )
         await send({"type": "http.response.body", "body": answer.content})
+
+    @staticmethod
+    async def _send_refusal(
+        held: list[Message], send: Send, lease_left: Callable[[], float] | None
+    ) -> None:
+        """The 503 as the app gave it, with Retry-After worked out now (the forward took
+        time): once the writer's lease has lapsed, the retry takes the lease over."""
+        for message in held:
+            if message["type"] == "http.response.start" and lease_left is not None:
+                try:
+                    left = await asyncio.to_thread(lease_left)
+                except MemoturnError:
+                    left = 1.0
+                headers = [(k, v) for k, v in message["headers"] if k.lower() != b"retry-after"]
+                headers.append((b"retry-after", str(max(1, math.ceil(left))).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+
+def _past_deadline(scope: Scope) -> bool:
+    for key, value in scope["headers"]:
+        if key.lower() == FORWARD_DEADLINE_HEADER.lower().encode():
+            try:
+                return time.time() > float(value)
+            except ValueError:
+                return False
+    return False
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:

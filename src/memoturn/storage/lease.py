@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 from memoturn.core.clock import Clock
 from memoturn.core.errors import Unavailable
@@ -47,9 +48,14 @@ class HeldElsewhere(Unavailable):
         hint: str = "",
         retry_after: float | None = None,
         writer: str = "",
+        time_left: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(message, hint=hint, retry_after=retry_after)
         self.writer = writer
+        self.time_left = time_left
+        """Seconds until the holder's lease lapses unless it renews, read afresh from the
+        store (0 once it lapsed or was released): a node waiting on the holder asks it
+        again when that time is up, so a hung holder is given up on within its lease."""
 
 
 class Lease:
@@ -100,6 +106,7 @@ class Lease:
                 hint="retry shortly, or send the write to that node",
                 retry_after=max(0.1, min(current.expires - now, self.ttl)),
                 writer=current.address,
+                time_left=self.holder_time_left,
             )
         epoch = (current.epoch if current else 0) + 1
         record = LeaseRecord(self.node, epoch, self.address, now + self.ttl)
@@ -120,6 +127,16 @@ class Lease:
         self.record = record
         self.took_over = current is not None and current.node != self.node
         return epoch
+
+    def holder_time_left(self) -> float:
+        """Seconds until another node's lease on this branch lapses (0: none holds it)."""
+        try:
+            current = LeaseRecord.decode(self.store.get(self.key, op="get_lease").data)
+        except ObjectNotFound:
+            return 0.0
+        if current.node == self.node:
+            return 0.0
+        return max(0.0, min(current.expires - self.clock.now(), self.ttl))
 
     def renew(self) -> None:
         """Extend the lease; raises HeldElsewhere (and forgets it) if it was lost."""
