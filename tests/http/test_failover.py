@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import httpx
@@ -64,3 +65,44 @@ def test_a_write_gets_past_a_frozen_lease_holder_within_15_s(tmp_path) -> None:
             os.kill(a.proc.pid, signal.SIGCONT)
         a.stop()
         b.stop()
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_calls_in_flight_then_hands_the_lease_over(tmp_path) -> None:
+    store = f"file://{tmp_path / 'store'}"
+    a = Served(tmp_path / "a", "--object-store", store)
+    b = Served(tmp_path / "b", "--object-store", store)
+    root = {"Authorization": f"Bearer {(tmp_path / 'a' / 'root.token').read_text().strip()}"}
+    batch = {"items": [{"type": "fact", "content": f"batch item {i}"} for i in range(1000)]}
+    in_flight: dict[str, httpx.Response] = {}
+    try:
+        with httpx.Client(headers=root, timeout=60) as c:
+            assert c.post(a.url + "/v1/namespaces", json={"name": "fo"}).status_code == 201
+            r = c.post(a.url + "/v1/namespaces/fo/profiles", json={"name": "alice"})
+            assert r.status_code == 201
+            r = c.post(b.url + P + "/memories", json={"type": "fact", "content": "on B"})
+            assert r.status_code == 200, r.text  # B holds the writer lease now
+
+            def big_write() -> None:
+                in_flight["r"] = c.post(b.url + P + "/memories/batch", json=batch)
+
+            writer = threading.Thread(target=big_write)
+            writer.start()
+            time.sleep(1.0)  # the batch is being embedded on B
+            stopping = time.monotonic()
+            b.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)  # B no longer listens; it finishes the batch, then lets go
+            r = c.post(a.url + P + "/memories", json={"type": "fact", "content": "on A"})
+            took = time.monotonic() - stopping
+            writer.join(60)
+            assert b.proc.wait(60) == 0
+            assert in_flight["r"].status_code == 200, in_flight["r"].text  # finished, not cut
+            assert r.status_code == 200, r.text  # no 503 for the lease TTL: handed over
+            assert "X-Memoturn-Forwarded-To" not in r.headers
+            print(f"takeover after SIGTERM with a 1000-memory batch in flight: {took:.1f} s")
+            r = c.get(a.url + P + "/memories", params={"min_txid": 3, "after": "0"})
+            assert r.json()["txid"] == 3  # "on B", the batch, "on A": all three landed
+    finally:
+        a.stop()
+        if b.proc.poll() is None:
+            b.stop()

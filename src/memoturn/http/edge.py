@@ -78,6 +78,9 @@ DRAIN_FACTOR = 8
 """A refused body up to this many times the limit is read and dropped before the 413."""
 DRAIN_TIMEOUT_S = 10.0
 """The longest time spent reading a refused body."""
+LAPSE_WAIT_S = 11.0
+"""When the lease holder cannot be reached, how long a write waits for its lease to be
+released or to lapse (the lease TTL, 10 s, and a margin) before it is answered 503."""
 BODY_TIMEOUT_S = 30.0
 """A request's whole body must arrive this soon after its headers, else 408."""
 
@@ -248,9 +251,11 @@ class ForwardWrites:
     own credentials go with it: the writer authorises the request itself.
 
     A request is forwarded once at most (:data:`FORWARDED_HEADER` marks it). When the
-    writer cannot be reached (it died; its lease lapses within the lease TTL), the 503
-    goes back as it was, with its Retry-After. A forwarded write that timed out may have
-    been applied: retry it with an ``idempotency_key`` where the call takes one.
+    writer cannot be reached or stops answering (it shuts down, died or hangs), the write
+    waits for the writer's lease to be released or to lapse (within the lease TTL) and is
+    then made here; otherwise the 503 goes back, with Retry-After worked out then. A
+    forwarded write that timed out may have been applied: retry it with an
+    ``idempotency_key`` where the call takes one.
     """
 
     def __init__(self, app: ASGIApp, forwarder: Forwarder) -> None:
@@ -296,6 +301,14 @@ class ForwardWrites:
         lease_left = scope.get("state", {}).get("writer_lease_left")
         answer = await self.forwarder.send(writer, scope, body, lease_left)
         if answer is None:
+            if lease_left is not None and await _lapses(lease_left, LAPSE_WAIT_S):
+                # The holder is gone (it stopped, died or hangs) and its lease is free: the
+                # write is made here. Nothing was written by the first try (the lease is
+                # checked before a write starts), so running it again is safe.
+                scope["state"].pop("writer_lease_left", None)
+                again = _replay([{"type": "http.request", "body": body}, *rest], receive)
+                await self.app(scope, again, send)
+                return
             await self._send_refusal(held, send, lease_left)
             return
         headers = [
@@ -329,6 +342,22 @@ class ForwardWrites:
                 headers.append((b"retry-after", str(max(1, math.ceil(left))).encode()))
                 message = {**message, "headers": headers}
             await send(message)
+
+
+async def _lapses(lease_left: Callable[[], float], budget_s: float) -> bool:
+    """Whether the holder's lease is released or lapses within ``budget_s`` seconds."""
+    give_up = time.monotonic() + budget_s
+    while True:
+        try:
+            left = await asyncio.to_thread(lease_left)
+        except MemoturnError:
+            return False
+        if left <= 0:
+            return True
+        pause = min(left, 0.25)
+        if time.monotonic() + pause > give_up:
+            return False
+        await asyncio.sleep(pause)
 
 
 def _past_deadline(scope: Scope) -> bool:
