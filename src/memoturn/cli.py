@@ -588,6 +588,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.hibernate_after is not None:
         options["hibernate_after"] = float(args.hibernate_after)
     seed = signing_seed_from(_env("SIGNING_KEY"))
+    kek = signing_seed_from(_env("KEY_ENCRYPTION_KEY"), "MEMOTURN_KEY_ENCRYPTION_KEY")
     data = Path(args.data)
     if args.advertise:
         _advertised(args.advertise, args.host, args.port)  # a bad one fails before binding
@@ -606,9 +607,12 @@ def _serve(args: argparse.Namespace) -> int:
     options["address"] = _advertised(args.advertise, host, port)
     engine = memoturn.open(data, **options)
     try:
-        app = create_app(engine, signing_seed=seed, body_timeout_s=args.body_timeout)
+        app = create_app(
+            engine, signing_seed=seed, key_encryption_key=kek, body_timeout_s=args.body_timeout
+        )
         print(f"Memoturn node listening on http://{host}:{port}", flush=True)
         print(f"root token: {(data / 'root.token').resolve()}", flush=True)
+        print(f"token-signing key: from {app.state.node.tokens.key_source}", flush=True)
         limits = ServerLimits(
             header_timeout_s=args.header_timeout,
             keep_alive_s=args.keep_alive_timeout,

@@ -121,10 +121,10 @@ class Served:
             env=env,
         )
         lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(self._first_lines(2)))
+        reader = threading.Thread(target=lambda: lines.extend(self._first_lines(3)))
         reader.start()
         reader.join(60)
-        assert len(lines) == 2, lines
+        assert len(lines) == 3, lines
         self.banner = lines
         match = re.search(r"http://[\d.]+:\d+", lines[0])
         assert match, lines
@@ -175,6 +175,9 @@ def test_serve_prints_url_and_root_token(served) -> None:
     token_file = data / "root.token"
     assert str(token_file.resolve()) in node.banner[1]
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    # Which signing key is in use, and what that means.
+    assert node.banner[2].startswith("token-signing key: from the object store, in plain text")
+    assert "MEMOTURN_KEY_ENCRYPTION_KEY" in node.banner[2]
 
 
 def test_commands_end_to_end(served, monkeypatch, capsys) -> None:

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from memoturn.core import validate
 from memoturn.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from memoturn.core.names import check_name, database_id
+from memoturn.engine import signing
 
 if TYPE_CHECKING:
     from memoturn.engine.engine import Engine
@@ -79,10 +80,18 @@ class MintedToken:
 class TokenAuthority:
     """Mints and verifies the deployment's tokens and decides what a grant may do."""
 
-    def __init__(self, engine: Engine, *, seed: bytes | None = None) -> None:
-        """``seed``: 32 bytes overriding the deployment secret (``MEMOTURN_SIGNING_KEY``)."""
+    def __init__(
+        self, engine: Engine, *, seed: bytes | None = None, kek: bytes | None = None
+    ) -> None:
+        """``seed``: 32 bytes overriding the deployment secret (``MEMOTURN_SIGNING_KEY``);
+        else the secret is kept in the object store, sealed with ``kek`` when one is given
+        (``MEMOTURN_KEY_ENCRYPTION_KEY``; see :mod:`memoturn.engine.signing`)."""
         self._engine = engine
-        seed = seed if seed is not None else engine.deployment_secret(SIGNING_SECRET)
+        if seed is not None:
+            self.key_source = signing.FROM_ENVIRONMENT
+        else:
+            loaded = signing.load_seed(engine, SIGNING_SECRET, kek=kek)
+            seed, self.key_source = loaded.seed, loaded.source
         if len(seed) != 32:
             raise InvalidInput(f"the token-signing seed must be 32 bytes, got {len(seed)}")
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
@@ -308,8 +317,9 @@ def _grant(claims: dict[str, object]) -> Grant:
     raise Unauthorized("the token's claims are malformed", hint="mint a new token")
 
 
-def signing_seed_from(value: str | None) -> bytes | None:
-    """``MEMOTURN_SIGNING_KEY``: 32 bytes as 64 hex digits or base64."""
+def signing_seed_from(value: str | None, name: str = "MEMOTURN_SIGNING_KEY") -> bytes | None:
+    """``MEMOTURN_SIGNING_KEY`` (or ``name``, e.g. ``MEMOTURN_KEY_ENCRYPTION_KEY``): 32 bytes
+    as 64 hex digits or base64."""
     if not value:
         return None
     try:
@@ -321,7 +331,7 @@ def signing_seed_from(value: str | None) -> bytes | None:
             seed = b""
     if len(seed) != 32:
         raise InvalidInput(
-            "MEMOTURN_SIGNING_KEY must be 32 bytes, as 64 hex digits or base64",
+            f"{name} must be 32 bytes, as 64 hex digits or base64",
             hint="generate one with: python -c 'import secrets; print(secrets.token_hex(32))'",
         )
     return seed

@@ -57,6 +57,7 @@ def create_app(
     engine: Engine,
     *,
     signing_seed: bytes | None = None,
+    key_encryption_key: bytes | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout_s: float = BODY_TIMEOUT_S,
     metrics: NodeMetrics | None = None,
@@ -65,11 +66,13 @@ def create_app(
     """The node's REST app over ``engine``.
 
     ``signing_seed`` (32 bytes) overrides the deployment's token-signing secret
-    (``MEMOTURN_SIGNING_KEY``). With ``write_root_token`` the root token is written to
-    ``DATA/root.token`` (mode 0600) unless a valid one is there. A request body must
+    (``MEMOTURN_SIGNING_KEY``); else the secret lives in the object store, sealed with
+    ``key_encryption_key`` (``MEMOTURN_KEY_ENCRYPTION_KEY``) when given. With
+    ``write_root_token`` the root token is written to ``DATA/root.token`` (mode 0600)
+    unless a valid one is there. A request body must
     arrive within ``body_timeout_s`` of its headers (408 otherwise).
     """
-    tokens = TokenAuthority(engine, seed=signing_seed)
+    tokens = TokenAuthority(engine, seed=signing_seed, kek=key_encryption_key)
     if write_root_token:
         tokens.ensure_root_token()
     metrics = metrics or NodeMetrics()
