@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from memoturn.core.errors import Conflict, InvalidInput, MemoturnError
+from memoturn.core.errors import Conflict, InvalidInput, MemoturnError, Unauthorized
 from memoturn.core.model import Record, iso
-from memoturn.engine.tokens import signing_seed_from
+from memoturn.engine.tokens import ROOT_TOKEN_FILE, signing_seed_from
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -550,7 +550,15 @@ def _as_json(value: Any) -> Any:
 def _run_client_command(args: argparse.Namespace) -> int:
     from memoturn.client import Client
 
-    with Client(args.url, args.token, data_dir=args.data or _env("DATA")) as client:
+    data = args.data or _env("DATA")
+    with Client(args.url, args.token, data_dir=data) as client:
+        if not client.token:
+            looked = (Path(data or DEFAULT_DATA).resolve() / ROOT_TOKEN_FILE).as_posix()
+            raise Unauthorized(
+                f"no token: no --token, no MEMOTURN_TOKEN, and no token file at {looked}",
+                hint="give one with --token TOKEN, or MEMOTURN_TOKEN=TOKEN, or --data DIR "
+                "(MEMOTURN_DATA) naming the node's data dir, whose root.token is used",
+            )
         result = args.run(client, args)
     if args.json:
         print(json.dumps(_as_json(result), indent=2, ensure_ascii=False))

@@ -331,3 +331,14 @@ def test_slow_clients_are_cut_off_by_the_connection_limits(tmp_path) -> None:
                 s.close()
     finally:
         assert node.stop() == 0
+
+
+def test_no_token_says_where_it_looked_and_how_to_give_one(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("MEMOTURN_TOKEN", raising=False)
+    monkeypatch.delenv("MEMOTURN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .memoturn here
+    assert cli.main(["ns", "list", "--url", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert str((tmp_path / ".memoturn" / "root.token").resolve()) in err, err
+    for way in ("--token", "MEMOTURN_TOKEN", "--data"):
+        assert way in err, err
