@@ -14,8 +14,10 @@ import os
 from pathlib import Path
 
 from memoturn.core.errors import Conflict
+from memoturn.core.ids import new_id
 
 LOCK_FILE = "node.lock"
+NODE_ID_FILE = "node.id"
 
 
 class DataDirInUse(Conflict):
@@ -43,6 +45,18 @@ class DataDirLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd: int | None = fd
+
+    def node_id(self) -> str:
+        """This directory's node id (``DATA/node.id``), made on first use."""
+        path = self.path.with_name(NODE_ID_FILE)
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            node = new_id()
+            tmp = path.with_name(f".{NODE_ID_FILE}.{os.getpid()}")
+            tmp.write_text(node + "\n")
+            os.replace(tmp, path)
+            return node
 
     def release(self) -> None:
         if self._fd is None:

@@ -125,6 +125,11 @@ class Engine(BranchOps):
         self.cache_dir = self.data_dir / "cache"
         # One node per data dir: a second one would wipe the first one's cache here.
         self._dir_lock = DataDirLock(self.data_dir)
+        if node_id is None:
+            # The same node across restarts: a process that ended without closing held
+            # leases as this node, so the next one takes them back at once (the lock above
+            # says no other process is this node now).
+            self.node_id = self._dir_lock.node_id()
         shutil.rmtree(self.cache_dir, ignore_errors=True)  # disposable: the store is the truth
         self.cache_dir.mkdir()
         self._open: dict[Key, OpenBranch] = {}

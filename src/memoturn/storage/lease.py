@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 
 from memoturn.core.clock import Clock
@@ -101,10 +102,22 @@ class Lease:
         except ObjectNotFound:
             current, etag = None, None
         if current is not None and current.node != self.node and current.expires > now:
+            left = max(0.1, min(current.expires - now, self.ttl))
+            if current.address:
+                message = f"the writer lease is held by node {current.node} ({current.address})"
+                hint = "retry shortly, or send the write to that node"
+            else:  # an in-process engine: most likely one that was not closed
+                message = (
+                    f"another process writes this profile (node {current.node}, which takes "
+                    "no forwarded writes): an engine on another data directory of this store "
+                    "that is still running, or a previous one that did not close; its lease "
+                    f"lapses in {math.ceil(left)} s"
+                )
+                hint = "retry then; close engines with `with memoturn.open(...) as mt:`"
             raise HeldElsewhere(
-                f"the writer lease is held by node {current.node} ({current.address})",
-                hint="retry shortly, or send the write to that node",
-                retry_after=max(0.1, min(current.expires - now, self.ttl)),
+                message,
+                hint=hint,
+                retry_after=left,
                 writer=current.address,
                 time_left=self.holder_time_left,
             )
