@@ -31,6 +31,7 @@ from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import Catalog
 from memoturn.engine.datadir import DataDirLock
+from memoturn.engine.events import EngineEvents
 from memoturn.engine.gate import Gate
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
@@ -144,7 +145,9 @@ class Engine(BranchOps):
         self._maintainer: threading.Thread | None = None
         self.gc_interval = gc_interval
         self._last_gc = time.monotonic()
-        self.on_segment_shipped: Callable[[int, int], None] | None = None
+        self.on_segment_shipped: Callable[[int, int, float], None] | None = None
+        """Told (txid, bytes, seconds) of each segment uploaded."""
+        self.events = EngineEvents()  # wakes, hibernations, failed uploads (metrics)
         self.on_lease_event: Callable[[str], None] | None = None
         """Told "acquired", "taken_over", "renewed", "released" or "lost" (metrics)."""
         if background:
@@ -286,7 +289,9 @@ class Engine(BranchOps):
                 waking.wait()  # then look again: the branch is open, or the wake failed
                 continue
             try:
+                started = time.perf_counter()
                 ob = self._wake(key)
+                self.events.woke(key, time.perf_counter() - started)
             except BaseException:
                 with self._lock:
                     del self._waking[key]
@@ -319,6 +324,7 @@ class Engine(BranchOps):
         profile's generation changed and wakes again."""
         with self._lock:
             self._generations[db] = self._generations.get(db, 0) + 1
+            self.events.deleted(db, branch)
             stale = [
                 ob for key, ob in self._open.items() if key[0] == db and branch in (None, key[1])
             ]
@@ -348,7 +354,12 @@ class Engine(BranchOps):
                         clock=self.clock, ttl=self.lease_ttl,
                     )  # fmt: skip
             replica = Replica(
-                self.store, m, etag, durability=self.durability, on_shipped=self._shipped
+                self.store,
+                m,
+                etag,
+                durability=self.durability,
+                on_shipped=self._shipped,
+                on_ship_failed=self.events.segment_failed,
             )
             ob = OpenBranch(key, profile, replica, lease, path)
             self._attach(ob, profile)
@@ -368,9 +379,9 @@ class Engine(BranchOps):
         if self.on_lease_event is not None:
             self.on_lease_event(event)
 
-    def _shipped(self, txid: int, nbytes: int) -> None:
+    def _shipped(self, txid: int, nbytes: int, seconds: float) -> None:
         if self.on_segment_shipped is not None:
-            self.on_segment_shipped(txid, nbytes)
+            self.on_segment_shipped(txid, nbytes, seconds)
 
     def _ensure_writer(self, ob: OpenBranch) -> None:
         """Before a write: hold the branch's lease, with the local copy at the store's head."""
@@ -446,6 +457,7 @@ class Engine(BranchOps):
                 ):
                     ob.replica.snapshot()
                 self._close(ob, release=True)
+                self.events.hibernated(ob.key)
                 return True
         finally:
             ob.gate.release_exclusive()

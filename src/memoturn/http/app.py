@@ -77,10 +77,15 @@ def create_app(
         tokens.ensure_root_token()
     metrics = metrics or NodeMetrics()
     metrics.track_open_profiles(engine.open_profile_count)
+    metrics.track_hibernated_profiles(engine.events.hibernated_count)
     if engine.on_segment_shipped is None:
-        engine.on_segment_shipped = lambda txid, nbytes: metrics.segment_uploaded(nbytes)
+        engine.on_segment_shipped = lambda txid, n, seconds: metrics.segment_uploaded(n, seconds)
     if engine.on_lease_event is None:
         engine.on_lease_event = metrics.lease_event
+    events = engine.events
+    if events.on_wake is None and events.on_hibernate is None:
+        events.on_wake, events.on_hibernate = metrics.woke, metrics.hibernated
+        events.on_segment_failed = metrics.segment_upload_failed
     mcp = http_app(engine, tokens)
     forwarder = Forwarder(engine.node_id)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -101,7 +102,8 @@ class Replica:
         etag: str,
         *,
         durability: Durability = "object",
-        on_shipped: Callable[[int, int], None] | None = None,
+        on_shipped: Callable[[int, int, float], None] | None = None,
+        on_ship_failed: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.manifest = m
@@ -112,6 +114,8 @@ class Replica:
         self._conn: apsw.Connection | None = None
         self._lock = threading.RLock()
         self._on_shipped = on_shipped
+        """Told (txid, bytes, seconds) of each segment uploaded."""
+        self._on_ship_failed = on_ship_failed
         self._queue: queue.Queue[Segment | None] = queue.Queue()
         self._shipper: threading.Thread | None = None
         self.ship_error: MemoturnError | None = None
@@ -166,10 +170,18 @@ class Replica:
             key = keys.segment(m.db, m.branch_id, segment.txid, segment.epoch)
             # A plain put: only this epoch's writer writes this key, and a failed earlier
             # attempt at the same txid (never in the manifest) may be overwritten.
-            self.store.put(key, segment.encode(), op="put_segment")
+            start = time.perf_counter()
+            try:
+                self.store.put(key, segment.encode(), op="put_segment")
+            except BaseException:
+                if self._on_ship_failed:
+                    self._on_ship_failed()
+                raise
+            seconds = time.perf_counter() - start
             self._advance(lambda mm: mm.with_segment(segment.txid, segment.epoch))
             if self._on_shipped:
-                self._on_shipped(segment.txid, len(segment.pages) * segment.page_size)
+                nbytes = len(segment.pages) * segment.page_size
+                self._on_shipped(segment.txid, nbytes, seconds)
 
     def _advance(self, change: Callable[[Manifest], None]) -> None:
         """Apply ``change`` to the manifest and CAS it. If the CAS loses only to a metadata
