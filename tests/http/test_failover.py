@@ -32,6 +32,8 @@ def test_a_write_gets_past_a_frozen_lease_holder_within_15_s(tmp_path) -> None:
             assert r.status_code == 201
             r = c.post(a.url + P + "/memories", json={"type": "fact", "content": "on A"})
             assert r.status_code == 200, r.text  # A holds the writer lease now
+            r = c.post(b.url + P + "/recall", json={"query": "on A"})  # B is up and warm
+            assert r.status_code == 200, r.text
             os.kill(a.proc.pid, signal.SIGSTOP)
             frozen = True
             start = time.monotonic()
