@@ -2,21 +2,28 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench demos lint format freeze clean
+.PHONY: install install-runtime run test test-fast bench demos lint format freeze clean
 
+## install: the whole stack (runtime, tests, linters); install-runtime: what a node needs
 install: $(STAMP)
+install-runtime: $(RUNTIME)
 
-$(STAMP): requirements.txt pyproject.toml
+$(RUNTIME): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-## run: start a node on 127.0.0.1:8765 with data under ./.memoturn
-run: install
+## run: start a node on 127.0.0.1:8765 with data under ./.memoturn (runtime packages only)
+run: install-runtime
 	$(BIN)/memoturn serve --data .memoturn
 
 ## test: the whole test suite (unit, integration against real servers on loopback)
@@ -43,11 +50,15 @@ format: install
 	$(BIN)/ruff check --fix src tests examples
 	$(BIN)/ruff format src tests examples
 
-## freeze: re-pin requirements.txt from the current environment
+## freeze: re-pin requirements-dev.txt from the current environment (the packages that
+## requirements.txt does not pin already); edit requirements.txt by hand for runtime pins
 freeze: install
-	{ echo "# Pinned versions of every package Memoturn and its tests use (runtime and dev)."; \
+	{ echo "# Pinned versions of the packages the tests and the linters add (make test)."; \
 	  echo "# Regenerate with: make freeze"; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^memoturn'; } > requirements.txt
+	  echo "-r requirements.txt"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^memoturn' \
+	    | grep -v -x -i -F -f requirements.txt; } > requirements-dev.txt.new
+	mv requirements-dev.txt.new requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

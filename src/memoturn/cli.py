@@ -10,6 +10,7 @@ the exit status is 1 (2 for a usage error).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from memoturn import __version__, cli_inspector, governance_cli
-from memoturn.core.errors import InvalidInput, MemoturnError
+from memoturn.core.errors import Conflict, InvalidInput, MemoturnError, Unauthorized
 from memoturn.core.model import Record, iso
-from memoturn.engine.tokens import signing_seed_from
+from memoturn.engine.tokens import ROOT_TOKEN_FILE, signing_seed_from
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -30,6 +31,10 @@ DEFAULT_DATA = ".memoturn"
 
 
 log = logging.getLogger("memoturn.cli")
+
+
+class PortInUse(Conflict):
+    """``memoturn serve`` cannot listen where it was told to."""
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -81,6 +86,19 @@ def _client_options() -> argparse.ArgumentParser:
     )
     group.add_argument("--json", action="store_true", help="print JSON")
     return common
+
+
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
 
 
 def _branch(p: argparse.ArgumentParser) -> None:
@@ -151,6 +169,37 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=float(_env("MIN_TXID_WAIT", "5") or 5),
         help="longest wait of a read for its min_txid, seconds (MEMOTURN_MIN_TXID_WAIT; 5)",
+    )
+    s.add_argument(
+        "--header-timeout",
+        type=_positive(float),
+        default=_env("HEADER_TIMEOUT", "10"),
+        metavar="S",
+        help="close a connection that sends no complete request headers within S seconds of "
+        "opening or of its previous answer (MEMOTURN_HEADER_TIMEOUT; 10)",
+    )
+    s.add_argument(
+        "--body-timeout",
+        type=_positive(float),
+        default=_env("BODY_TIMEOUT", "30"),
+        metavar="S",
+        help="answer 408 to a request whose body does not arrive within S seconds "
+        "(MEMOTURN_BODY_TIMEOUT; 30)",
+    )
+    s.add_argument(
+        "--keep-alive-timeout",
+        type=_positive(float),
+        default=_env("KEEP_ALIVE_TIMEOUT", "5"),
+        metavar="S",
+        help="close an idle keep-alive connection after S seconds (MEMOTURN_KEEP_ALIVE_TIMEOUT; 5)",
+    )
+    s.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=_env("MAX_CONNECTIONS", "1000"),
+        metavar="N",
+        help="answer 503 to new requests while N connections are open "
+        "(MEMOTURN_MAX_CONNECTIONS; 1000)",
     )
     s.add_argument(
         "--log-level",
@@ -569,7 +618,15 @@ def _as_json(value: Any) -> Any:
 def _run_client_command(args: argparse.Namespace) -> int:
     from memoturn.client import Client
 
-    with Client(args.url, args.token, data_dir=args.data or _env("DATA")) as client:
+    data = args.data or _env("DATA")
+    with Client(args.url, args.token, data_dir=data) as client:
+        if not client.token:
+            looked = (Path(data or DEFAULT_DATA).resolve() / ROOT_TOKEN_FILE).as_posix()
+            raise Unauthorized(
+                f"no token: no --token, no MEMOTURN_TOKEN, and no token file at {looked}",
+                hint="give one with --token TOKEN, or MEMOTURN_TOKEN=TOKEN, or --data DIR "
+                "(MEMOTURN_DATA) naming the node's data dir, whose root.token is used",
+            )
         result = args.run(client, args)
     if args.json:
         print(json.dumps(_as_json(result), indent=2, ensure_ascii=False))
@@ -588,7 +645,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import memoturn
     from memoturn.http import create_app
-    from memoturn.http.live import listening_socket
+    from memoturn.http.live import ServerLimits, listening_socket
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -607,10 +664,21 @@ def _serve(args: argparse.Namespace) -> int:
     if args.hibernate_after is not None:
         options["hibernate_after"] = float(args.hibernate_after)
     seed = signing_seed_from(_env("SIGNING_KEY"))
+    kek = signing_seed_from(_env("KEY_ENCRYPTION_KEY"), "MEMOTURN_KEY_ENCRYPTION_KEY")
     data = Path(args.data)
     if args.advertise:
         _advertised(args.advertise, args.host, args.port)  # a bad one fails before binding
-    sock = listening_socket(args.host, args.port)
+    try:
+        sock = listening_socket(args.host, args.port)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {args.port} on {args.host} is in use by another process; "
+                "pick another with --port (or MEMOTURN_PORT)"
+            ) from None
+        raise PortInUse(
+            f"cannot listen on {args.host}:{args.port}: {e.strerror}; check --host and --port"
+        ) from None
     host, port = sock.getsockname()[:2]
     options["address"] = _advertised(args.advertise, host, port)
     engine = memoturn.open(data, **options)
@@ -618,11 +686,24 @@ def _serve(args: argparse.Namespace) -> int:
         load_model = getattr(engine.embedder, "load", None)
         if load_model is not None:
             load_model()  # before the port answers: a startup probe waits for the model
-        app = create_app(engine, signing_seed=seed)
+        app = create_app(
+            engine, signing_seed=seed, key_encryption_key=kek, body_timeout_s=args.body_timeout
+        )
         print(f"Memoturn node listening on http://{host}:{port}", flush=True)
         print(f"root token: {(data / 'root.token').resolve()}", flush=True)
+        print(f"token-signing key: from {app.state.node.tokens.key_source}", flush=True)
+        limits = ServerLimits(
+            header_timeout_s=args.header_timeout,
+            keep_alive_s=args.keep_alive_timeout,
+            max_connections=args.max_connections,
+        )
         config = uvicorn.Config(
-            app, log_level=args.log_level, access_log=False, lifespan="on", log_config=None
+            app,
+            log_level=args.log_level,
+            access_log=False,
+            lifespan="on",
+            log_config=None,
+            **limits.uvicorn_options(),
         )
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler found
         # before it started: make that one a no-op so the engine is closed (profiles

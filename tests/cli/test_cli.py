@@ -125,10 +125,10 @@ class Served:
             env=env,
         )
         lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(self._first_lines(2)))
+        reader = threading.Thread(target=lambda: lines.extend(self._first_lines(3)))
         reader.start()
         reader.join(60)
-        assert len(lines) == 2, lines
+        assert len(lines) == 3, lines
         self.banner = lines
         match = re.search(r"http://[\d.]+:\d+", lines[0])
         assert match, lines
@@ -179,6 +179,9 @@ def test_serve_prints_url_and_root_token(served) -> None:
     token_file = data / "root.token"
     assert str(token_file.resolve()) in node.banner[1]
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    # Which signing key is in use, and what that means.
+    assert node.banner[2].startswith("token-signing key: from the object store, in plain text")
+    assert "MEMOTURN_KEY_ENCRYPTION_KEY" in node.banner[2]
 
 
 def test_commands_end_to_end(served, monkeypatch, capsys) -> None:
@@ -306,3 +309,94 @@ def test_serve_on_an_object_store(tmp_path, embedder) -> None:
     with ThrowawayNode(tmp_path / "b", embedder=embedder, object_store=store) as other:
         r = httpx.get(other.url + "/v1/namespaces", headers=root)
         assert r.json() == {"namespaces": ["shared"]}
+
+
+def test_a_second_node_on_a_data_dir_in_use_refuses_to_start(served, tmp_path, embedder) -> None:
+    node, data = served
+    r = subprocess.run(
+        [*MEMOTURN, "serve", "--data", str(data), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"in use by PID {node.proc.pid}" in r.stderr
+    # The first node's cache is intact: it still writes.
+    root = {"Authorization": f"Bearer {(data / 'root.token').read_text().strip()}"}
+    httpx.post(node.url + "/v1/namespaces", json={"name": "locked"}, headers=root)
+    httpx.post(node.url + "/v1/namespaces/locked/profiles", json={"name": "p"}, headers=root)
+    r = httpx.post(
+        node.url + "/v1/namespaces/locked/profiles/p/memories",
+        json={"type": "fact", "content": "still mine"},
+        headers=root,
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    # In process too; the lock goes with the engine that held it.
+    import memoturn
+    from memoturn.engine.datadir import DataDirInUse
+
+    with (
+        memoturn.open(tmp_path / "d", embedder=embedder),
+        pytest.raises(DataDirInUse, match=f"in use by PID {os.getpid()}"),
+    ):
+        memoturn.open(tmp_path / "d", embedder=embedder)
+    memoturn.open(tmp_path / "d", embedder=embedder).close()
+
+
+def test_port_in_use_is_one_line_naming_the_port(tmp_path, capsys) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        assert cli.main(["serve", "--data", str(tmp_path), "--port", str(port)]) == 1
+    finally:
+        taken.close()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"port {port}" in err and "--port" in err, err
+
+
+def test_slow_clients_are_cut_off_by_the_connection_limits(tmp_path) -> None:
+    import socket
+
+    node = Served(
+        tmp_path, "--header-timeout", "1", "--body-timeout", "1", "--max-connections", "3"
+    )
+    host, port = node.url.removeprefix("http://").split(":")
+    try:
+        # Headers that never end: the node closes the connection.
+        with socket.create_connection((host, int(port)), timeout=60) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n")
+            assert slow.recv(1024) == b""
+        # A body that never comes: 408.
+        with socket.create_connection((host, int(port)), timeout=60) as slow:
+            slow.sendall(
+                b"POST /v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{"
+            )
+            answer = slow.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+        # Open connections beyond the limit: new requests get 503.
+        idle = [socket.create_connection((host, int(port)), timeout=60) for _ in range(3)]
+        try:
+            assert httpx.get(node.url + "/healthz").status_code == 503
+        finally:
+            for s in idle:
+                s.close()
+    finally:
+        assert node.stop() == 0
+
+
+def test_no_token_says_where_it_looked_and_how_to_give_one(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("MEMOTURN_TOKEN", raising=False)
+    monkeypatch.delenv("MEMOTURN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .memoturn here
+    assert cli.main(["ns", "list", "--url", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert str((tmp_path / ".memoturn" / "root.token").resolve()) in err, err
+    for way in ("--token", "MEMOTURN_TOKEN", "--data"):
+        assert way in err, err

@@ -4,6 +4,7 @@ anywhere with ``min_txid``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,17 +86,16 @@ def test_a_write_to_the_other_node_is_forwarded_to_the_writer(nodes) -> None:
         assert r.status_code == 403 and FORWARDED_TO_HEADER not in r.headers, r.text
 
 
-def test_an_unreachable_writer_gives_the_503_back(nodes) -> None:
+def test_an_unreachable_writer_is_taken_over_once_its_lease_lapses(nodes) -> None:
     a, b = nodes
     _setup(a)
-    a.server.stop()  # A's HTTP front is gone; its engine still holds the lease
+    a.server.stop()  # A's HTTP front is gone; its engine holds the lease, renewing nothing
     with _client(b, a.root_token) as on_b:
-        r = on_b.post(P + "/memories", json={"type": "fact", "content": "nobody to take it"})
-    assert r.status_code == 503, r.text
-    assert r.headers[WRITER_HEADER] == a.url and int(r.headers["Retry-After"]) >= 1
-    assert FORWARDED_TO_HEADER not in r.headers
-    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories().memories]
-    assert contents == ["first, on A"]
+        r = on_b.post(P + "/memories", json={"type": "fact", "content": "B takes it"})
+        assert r.status_code == 200, r.text  # within A's lease TTL, in this one request
+        assert FORWARDED_TO_HEADER not in r.headers
+        contents = [m["content"] for m in on_b.get(P + "/memories").json()["memories"]]
+    assert contents == ["first, on A", "B takes it"]
 
 
 def test_a_forwarded_request_is_never_forwarded_again(nodes) -> None:
@@ -149,3 +149,17 @@ async def test_an_mcp_write_on_the_other_node_is_made_by_the_writer(nodes) -> No
     contents = [m.content for m in a.engine.profile("fw", "alice").list_memories().memories]
     assert contents == ["first, on A", "said over MCP to B"]
     assert wrote["memory"]["content"] == "said over MCP to B" and wrote["txid"] == 2
+
+
+def test_a_forwarded_write_that_arrives_after_its_deadline_is_refused(nodes) -> None:
+    from memoturn.http.edge import FORWARD_DEADLINE_HEADER
+
+    a, _ = nodes
+    _setup(a)
+    with _client(a, a.root_token) as on_a:
+        late = {FORWARDED_HEADER: "node-b", FORWARD_DEADLINE_HEADER: f"{time.time() - 1:.3f}"}
+        r = on_a.post(P + "/memories", json={"type": "fact", "content": "too late"}, headers=late)
+        assert r.status_code == 503 and "gave up" in r.json()["error"]["message"], r.text
+        assert r.headers["Retry-After"] == "1"
+    contents = [m.content for m in a.engine.profile("fw", "alice").list_memories().memories]
+    assert contents == ["first, on A"]

@@ -120,4 +120,4 @@ def test_fuzz_every_operation(fuzz_node, setup) -> None:
                 fuzzer.run(op, mode, count)
     assert fuzzer.failures == [], "\n".join(fuzzer.failures)
     # Both accepted and rejected requests were exercised in numbers.
-    assert fuzzer.answered.get(2, 0) >= 50 and fuzzer.answered.get(4, 0) >= 100, fuzzer.answered
+    assert fuzzer.answered.get(2, 0) >= 40 and fuzzer.answered.get(4, 0) >= 100, fuzzer.answered

@@ -19,6 +19,9 @@ class MemoturnError(Exception):
     code: ClassVar[str] = "internal"
     status: ClassVar[int] = 500
     retryable: ClassVar[bool] = False
+    public: ClassVar[bool] = True
+    """Whether the message may go to a client. Errors of a dependency (the object store)
+    name paths and object keys: the edges log them and answer :meth:`redacted`."""
 
     def __init__(self, message: str, *, hint: str = "", retry_after: float | None = None):
         super().__init__(message)
@@ -29,6 +32,20 @@ class MemoturnError(Exception):
     def to_dict(self) -> dict[str, object]:
         """The REST error body: ``{"error": {"code", "message", "hint"}}``."""
         return {"error": {"code": self.code, "message": self.message, "hint": self.hint}}
+
+    def redacted(self, reason: str, request_id: str) -> MemoturnError:
+        """The same kind of error with a short ``reason`` for the client instead of the
+        message, naming ``request_id`` (the log line with the details carries it)."""
+        error = MemoturnError.__new__(type(self))
+        MemoturnError.__init__(
+            error,
+            f"{reason} (request id {request_id})",
+            hint="retry later; the node's log has the details under this request id"
+            if self.retryable
+            else "the node's log has the details under this request id",
+            retry_after=self.retry_after,
+        )
+        return error
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,6 +49,44 @@ def short(value: object, field: str, *, max_chars: int) -> str | None:
     return value
 
 
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SESSION_ID_RULE = (
+    f"1-{limits.MAX_SESSION_ID_CHARS} characters of A-Z, a-z, 0-9, '.', '_' and '-', "
+    "starting with a letter or digit"
+)
+
+
+def session_id(value: object, field: str = "session_id") -> str | None:
+    """An optional session id: the name characters plus upper case and '.', so every id
+    (generated ULIDs included) can be written into a URL path as it is."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string, got {type(value).__name__}")
+    if len(value) > limits.MAX_SESSION_ID_CHARS:
+        raise TooLarge(
+            f"{field} is {len(value)} characters; the limit is {limits.MAX_SESSION_ID_CHARS}"
+        )
+    if not _SESSION_ID.fullmatch(value):
+        raise InvalidInput(f"invalid {field} {value!r}", hint=f"use {SESSION_ID_RULE}")
+    return value
+
+
+def metadata_filter(value: object, field: str = "metadata filter") -> dict[str, Any]:
+    """A metadata filter: a JSON object of scalar values whose keys are text without NUL
+    or other control characters (a key becomes a JSON path)."""
+    meta = metadata(value, field)
+    for key, item in meta.items():
+        if not key or any(ord(c) < 32 for c in key):
+            raise InvalidInput(
+                f"{field} key {key!r} is empty or holds a control character",
+                hint="metadata filter keys are non-empty text without control characters",
+            )
+        if isinstance(item, dict | list):
+            raise InvalidInput(f"{field} {key!r}: only scalar values can be matched")
+    return meta
+
+
 def metadata(value: object, field: str = "metadata") -> dict[str, Any]:
     """A JSON object of at most MAX_METADATA_BYTES; ``None`` is ``{}``."""
     if value is None:
@@ -67,7 +106,12 @@ def json_dumps(value: object, field: str) -> str:
     """Canonical JSON of a value, or InvalidInput if it is not JSON (NaN included)."""
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as e:
+    except ValueError:  # NaN, Infinity, or a literal such as 1e400 that overflowed
+        raise InvalidInput(
+            f"{field} holds a number JSON cannot carry (NaN, Infinity or out of range)",
+            hint="send finite numbers only",
+        ) from None
+    except TypeError as e:
         raise InvalidInput(f"{field} is not JSON-serialisable: {e}") from None
 
 

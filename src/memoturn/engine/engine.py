@@ -32,6 +32,8 @@ from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import Catalog
+from memoturn.engine.datadir import DataDirLock
+from memoturn.engine.events import EngineEvents
 from memoturn.engine.gate import Gate
 from memoturn.engine.governance import STALENESS_S, GovernanceOps, Policies
 from memoturn.engine.handle import ProfileHandle
@@ -133,6 +135,13 @@ class Engine(BranchOps, GovernanceOps):
         self.catalog = Catalog(self.store, self.clock)
         self.policies = Policies(self.store, self.clock, policy_staleness_s)
         self.cache_dir = self.data_dir / "cache"
+        # One node per data dir: a second one would wipe the first one's cache here.
+        self._dir_lock = DataDirLock(self.data_dir)
+        if node_id is None:
+            # The same node across restarts: a process that ended without closing held
+            # leases as this node, so the next one takes them back at once (the lock above
+            # says no other process is this node now).
+            self.node_id = self._dir_lock.node_id()
         shutil.rmtree(self.cache_dir, ignore_errors=True)  # disposable: the store is the truth
         self.cache_dir.mkdir()
         self._open: dict[Key, OpenBranch] = {}
@@ -147,7 +156,9 @@ class Engine(BranchOps, GovernanceOps):
         self._maintainer: threading.Thread | None = None
         self.gc_interval = gc_interval
         self._last_gc = time.monotonic()
-        self.on_segment_shipped: Callable[[int, int], None] | None = None
+        self.on_segment_shipped: Callable[[int, int, float], None] | None = None
+        """Told (txid, bytes, seconds) of each segment uploaded."""
+        self.events = EngineEvents()  # wakes, hibernations, failed uploads (metrics)
         self.on_lease_event: Callable[[str], None] | None = None
         """Told "acquired", "taken_over", "renewed", "released" or "lost" (metrics)."""
         if background:
@@ -309,7 +320,9 @@ class Engine(BranchOps, GovernanceOps):
                 waking.wait()  # then look again: the branch is open, or the wake failed
                 continue
             try:
+                started = time.perf_counter()
                 ob = self._wake(key)
+                self.events.woke(key, time.perf_counter() - started)
             except BaseException:
                 with self._lock:
                     del self._waking[key]
@@ -342,6 +355,7 @@ class Engine(BranchOps, GovernanceOps):
         profile's generation changed and wakes again."""
         with self._lock:
             self._generations[db] = self._generations.get(db, 0) + 1
+            self.events.deleted(db, branch)
             stale = [
                 ob for key, ob in self._open.items() if key[0] == db and branch in (None, key[1])
             ]
@@ -371,7 +385,12 @@ class Engine(BranchOps, GovernanceOps):
                         clock=self.clock, ttl=self.lease_ttl,
                     )  # fmt: skip
             replica = Replica(
-                self.store, m, etag, durability=self.durability, on_shipped=self._shipped
+                self.store,
+                m,
+                etag,
+                durability=self.durability,
+                on_shipped=self._shipped,
+                on_ship_failed=self.events.segment_failed,
             )
             ob = OpenBranch(key, profile, replica, lease, path)
             ob.expires_at = m.expires_at
@@ -414,9 +433,9 @@ class Engine(BranchOps, GovernanceOps):
         if self.on_lease_event is not None:
             self.on_lease_event(event)
 
-    def _shipped(self, txid: int, nbytes: int) -> None:
+    def _shipped(self, txid: int, nbytes: int, seconds: float) -> None:
         if self.on_segment_shipped is not None:
-            self.on_segment_shipped(txid, nbytes)
+            self.on_segment_shipped(txid, nbytes, seconds)
 
     def _ensure_writer(self, ob: OpenBranch) -> None:
         """Before a write: hold the branch's lease, with the local copy at the store's head."""
@@ -492,6 +511,7 @@ class Engine(BranchOps, GovernanceOps):
                 ):
                     ob.replica.snapshot()
                 self._close(ob, release=True)
+                self.events.hibernated(ob.key)
                 return True
         finally:
             ob.gate.release_exclusive()
@@ -595,11 +615,14 @@ class Engine(BranchOps, GovernanceOps):
             self._maintainer.join(timeout=10)
         with self._lock:
             self._closing = True  # no new wakes; one in flight closes what it opened
-        for ob in list(self._open.values()):
-            try:
-                ob.replica.flush()
-            finally:
-                self._discard(ob, release=True)
+        try:
+            for ob in list(self._open.values()):
+                try:
+                    ob.replica.flush()
+                finally:
+                    self._discard(ob, release=True)
+        finally:
+            self._dir_lock.release()
 
     def __enter__(self) -> Engine:
         return self

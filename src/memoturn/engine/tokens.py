@@ -11,7 +11,8 @@ Three kinds, each a subset of the one above (API.md, "Tokens"):
   at mint time; :meth:`~memoturn.engine.Engine.bump_token_epoch` revokes every older one.
 
 The signing key is derived from a deployment secret (never a per-node key), so every node
-of a deployment accepts the same tokens. Expiry is checked against the engine's clock.
+of a deployment accepts the same tokens. Expiry (``exp``) and ``nbf`` are checked against
+the engine's clock; a time claim that is not a number makes the token malformed.
 
 Authorisation looks only at the token's claims and the request's names before it looks
 anything up, so a refusal never says whether another profile exists.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import math
 import os
 import secrets
 from pathlib import Path
@@ -35,6 +37,7 @@ from memoturn.core import validate
 from memoturn.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
 from memoturn.core.model import MintedToken
 from memoturn.core.names import ROOT_TOKEN_FILE, check_name, database_id
+from memoturn.engine import signing
 
 if TYPE_CHECKING:
     from memoturn.engine.engine import Engine
@@ -74,11 +77,19 @@ class Grant:
 class TokenAuthority:
     """Mints and verifies the deployment's tokens and decides what a grant may do."""
 
-    def __init__(self, engine: Engine, *, seed: bytes | None = None) -> None:
-        """``seed``: 32 bytes overriding the deployment secret (``MEMOTURN_SIGNING_KEY``)."""
+    def __init__(
+        self, engine: Engine, *, seed: bytes | None = None, kek: bytes | None = None
+    ) -> None:
+        """``seed``: 32 bytes overriding the deployment secret (``MEMOTURN_SIGNING_KEY``);
+        else the secret is kept in the object store, sealed with ``kek`` when one is given
+        (``MEMOTURN_KEY_ENCRYPTION_KEY``; see :mod:`memoturn.engine.signing`)."""
         self._engine = engine
         self._seed_in_store = seed is None
-        seed = seed if seed is not None else engine.deployment_secret(SIGNING_SECRET)
+        if seed is not None:
+            self.key_source = signing.FROM_ENVIRONMENT
+        else:
+            loaded = signing.load_seed(engine, SIGNING_SECRET, kek=kek)
+            seed, self.key_source = loaded.seed, loaded.source
         if len(seed) != 32:
             raise InvalidInput(f"the token-signing seed must be 32 bytes, got {len(seed)}")
         self._seed = seed
@@ -223,8 +234,15 @@ class TokenAuthority:
                 "the token is not valid", hint="its signature or format is wrong; mint a new one"
             ) from None
         grant = _grant(claims)
-        if grant.expires_at is not None and grant.expires_at <= self._engine.clock.now():
+        now = self._engine.clock.now()
+        if grant.expires_at is not None and grant.expires_at <= now:
             raise Unauthorized("the token has expired", hint="mint a new token")
+        not_before = _time_claim(claims, "nbf")
+        if not_before is not None and not_before > now:
+            raise Unauthorized(
+                "the token is not valid yet (its nbf is in the future)",
+                hint="use it from its nbf on, or mint a token without one",
+            )
         if grant.kind == PROFILE:
             # The token's own profile, never the one a request names: this reveals nothing.
             try:
@@ -285,10 +303,24 @@ def _scopes(scopes: list[str] | None) -> frozenset[str]:
     return frozenset(validate.choice(s, "scopes[]", SCOPES) for s in scopes)
 
 
+def _time_claim(claims: dict[str, object], name: str) -> float | None:
+    """A NumericDate claim (``exp``, ``nbf``, ``iat``): absent, or a finite number. Anything
+    else makes the whole token malformed: a non-numeric ``exp`` must never mean "no expiry"."""
+    value = claims.get(name)
+    if value is None and name not in claims:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Unauthorized(
+            f"the token's {name!r} claim is not a number of seconds", hint="mint a new token"
+        )
+    return float(value)
+
+
 def _grant(claims: dict[str, object]) -> Grant:
     kind = claims.get("kind")
-    exp = claims.get("exp")
-    expires_at = float(exp) if isinstance(exp, int | float) else None
+    expires_at = _time_claim(claims, "exp")
+    _time_claim(claims, "iat")  # required (checked by the decoder); must be a number
+    _time_claim(claims, "nbf")
     jti = claims.get("jti")
     token_id = jti if isinstance(jti, str) and jti.isalnum() and len(jti) <= 64 else None
     try:
@@ -317,8 +349,9 @@ def _grant(claims: dict[str, object]) -> Grant:
     raise Unauthorized("the token's claims are malformed", hint="mint a new token")
 
 
-def signing_seed_from(value: str | None) -> bytes | None:
-    """``MEMOTURN_SIGNING_KEY``: 32 bytes as 64 hex digits or base64."""
+def signing_seed_from(value: str | None, name: str = "MEMOTURN_SIGNING_KEY") -> bytes | None:
+    """``MEMOTURN_SIGNING_KEY`` (or ``name``, e.g. ``MEMOTURN_KEY_ENCRYPTION_KEY``): 32 bytes
+    as 64 hex digits or base64."""
     if not value:
         return None
     try:
@@ -330,7 +363,7 @@ def signing_seed_from(value: str | None) -> bytes | None:
             seed = b""
     if len(seed) != 32:
         raise InvalidInput(
-            "MEMOTURN_SIGNING_KEY must be 32 bytes, as 64 hex digits or base64",
+            f"{name} must be 32 bytes, as 64 hex digits or base64",
             hint="generate one with: python -c 'import secrets; print(secrets.token_hex(32))'",
         )
     return seed

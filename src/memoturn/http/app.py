@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,7 +35,15 @@ from memoturn.engine.tokens import TokenAuthority
 from memoturn.http import schemas
 from memoturn.http.auditing import Audited
 from memoturn.http.auth import Node, node_of
-from memoturn.http.edge import WRITER_HEADER, BodyLimit, Forwarder, ForwardWrites, Observe
+from memoturn.http.edge import (
+    BODY_TIMEOUT_S,
+    WRITER_HEADER,
+    BodyLimit,
+    Forwarder,
+    ForwardWrites,
+    Observe,
+    printable,
+)
 from memoturn.http.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from memoturn.http.routes import admin, gc, governance, history, memories, sessions, store, transfer
 from memoturn.http.schemas import ERROR_RESPONSES
@@ -51,25 +60,35 @@ def create_app(
     engine: Engine,
     *,
     signing_seed: bytes | None = None,
+    key_encryption_key: bytes | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout_s: float = BODY_TIMEOUT_S,
     metrics: NodeMetrics | None = None,
     write_root_token: bool = True,
 ) -> FastAPI:
     """The node's REST app over ``engine``.
 
     ``signing_seed`` (32 bytes) overrides the deployment's token-signing secret
-    (``MEMOTURN_SIGNING_KEY``). With ``write_root_token`` the root token is written to
-    ``DATA/root.token`` (mode 0600) unless a valid one is there.
+    (``MEMOTURN_SIGNING_KEY``); else the secret lives in the object store, sealed with
+    ``key_encryption_key`` (``MEMOTURN_KEY_ENCRYPTION_KEY``) when given. With
+    ``write_root_token`` the root token is written to ``DATA/root.token`` (mode 0600)
+    unless a valid one is there. A request body must
+    arrive within ``body_timeout_s`` of its headers (408 otherwise).
     """
-    tokens = TokenAuthority(engine, seed=signing_seed)
+    tokens = TokenAuthority(engine, seed=signing_seed, kek=key_encryption_key)
     if write_root_token:
         tokens.ensure_root_token()
     metrics = metrics or NodeMetrics()
     metrics.track_open_profiles(engine.open_profile_count)
+    metrics.track_hibernated_profiles(engine.events.hibernated_count)
     if engine.on_segment_shipped is None:
-        engine.on_segment_shipped = lambda txid, nbytes: metrics.segment_uploaded(nbytes)
+        engine.on_segment_shipped = lambda txid, n, seconds: metrics.segment_uploaded(n, seconds)
     if engine.on_lease_event is None:
         engine.on_lease_event = metrics.lease_event
+    events = engine.events
+    if events.on_wake is None and events.on_hibernate is None:
+        events.on_wake, events.on_hibernate = metrics.woke, metrics.hibernated
+        events.on_segment_failed = metrics.segment_upload_failed
     audit = AuditLog(
         engine.store, engine.policies, engine.clock, engine.node_id, tokens.signing_key
     )
@@ -104,7 +123,7 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(ForwardWrites, forwarder=forwarder)  # inside BodyLimit: bounded bodies
     app.add_middleware(Audited, audit=audit)  # outside forwarding: sees the final answer
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
     app.add_middleware(Observe, metrics=metrics)
     _node_routes(app)
     for module in (admin, memories, sessions, store, history, gc, governance, transfer):
@@ -127,7 +146,8 @@ def _node_routes(app: FastAPI) -> None:
         try:
             node.engine.list_namespaces()
         except OSError as e:
-            raise Unavailable(f"the engine cannot read its data: {e}", retry_after=1) from e
+            log.warning("readiness check failed: %s", printable(e))
+            raise Unavailable("the engine cannot read its data", retry_after=1) from e
         node.tokens.check()
         return {"status": "ready"}
 
@@ -177,10 +197,34 @@ _QUERY_NAMES: dict[int, frozenset[str]] = {}
 # -- errors ---------------------------------------------------------------------------------
 
 
+REQUEST_ID_HEADER = "X-Request-Id"
+"""On an answer whose details went to the node's log only: the id the log line carries."""
+_SHORT_REASONS = {
+    503: "the object store did not answer",
+    500: "the object store refused the request",
+}
+
+
 def _memoturn_error(request: Request, exc: MemoturnError) -> JSONResponse:
     headers = {}
+    if not exc.public:
+        # A store fault names paths and object keys: the log gets them, the client a short
+        # reason and the id to find them by.
+        request_id = secrets.token_hex(8)
+        log.warning(
+            "%s %s answered %d, request id %s: %s",
+            printable(request.method),
+            printable(request.scope.get("route") and request.scope["route"].path),
+            exc.status,
+            request_id,
+            printable(exc),
+        )
+        headers[REQUEST_ID_HEADER] = request_id
+        exc = exc.redacted(_SHORT_REASONS.get(exc.status, "the node failed"), request_id)
     if isinstance(exc, HeldElsewhere) and exc.writer:
         headers[WRITER_HEADER] = exc.writer  # ForwardWrites sends the write there
+        if exc.time_left is not None:
+            request.state.writer_lease_left = exc.time_left  # ... as long as it holds on
     if exc.retryable and exc.status == 503:
         headers["Retry-After"] = str(max(1, round(exc.retry_after or 1)))
     elif exc.retry_after is not None:
@@ -223,6 +267,8 @@ def _phrased(err: Any) -> InvalidInput:
         return validate.unknown([field], [])
     if kind.endswith(("_type", "_parsing")) and kind.split("_")[0] in _KINDS:
         return validate.wrong_type(field, _KINDS[kind.split("_")[0]], value)
+    if kind == "value_error":
+        return InvalidInput(str(err.get("msg", "invalid")).removeprefix("Value error, "))
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", "")).replace("'", "")
         return InvalidInput(f"{field} must be one of {expected}; got {value!r}")
@@ -250,7 +296,12 @@ def _http_exception(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    log.error(
+        "unexpected error in %s %s",
+        printable(request.method),
+        printable(request.url.path),
+        exc_info=exc,
+    )
     error = Internal("internal error", hint="this is a bug; the node's log has the details")
     return _memoturn_error(request, error)
 

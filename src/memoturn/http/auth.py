@@ -12,7 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
-from memoturn.core.errors import Unauthorized
+from memoturn.core.errors import InvalidInput, Unauthorized
+from memoturn.core.names import check_name
 from memoturn.engine import Engine, ProfileHandle
 from memoturn.engine.audit import AuditLog
 from memoturn.engine.engine import MAIN
@@ -29,6 +30,18 @@ class Node:
     metrics: NodeMetrics
     max_body_bytes: int
     audit: AuditLog
+
+
+def log_profile(request: Request, ns: str, profile: str, branch: str | None = None) -> None:
+    """Name the request's profile in its log line, only once every name in it is valid: a
+    name is user input, and an invalid one (a newline, say) could forge log lines."""
+    try:
+        for value, what in ((ns, "namespace"), (profile, "profile"), (branch, "branch")):
+            if value is not None:
+                check_name(value, what)
+    except InvalidInput:
+        return
+    request.state.profile_id = f"{ns}--{profile}" + (f"@{branch}" if branch else "")
 
 
 def node_of(request: Request) -> Node:
@@ -102,7 +115,7 @@ def _target(
     node = node_of(request)
     locked_to = None if spans_branches else branch
     node.tokens.require_profile(grant(request), ns, profile, branch=locked_to, scope=scope)
-    request.state.profile_id = f"{ns}--{profile}@{branch}"
+    log_profile(request, ns, profile, branch)
     return Target(node.engine, ns, profile, branch)
 
 

@@ -51,6 +51,23 @@ class NodeMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.wakes = Counter(
+            "memoturn_wakes_total", "profile-branches woken (restored from the store)", registry=r
+        )
+        self.wake_seconds = Histogram(
+            "memoturn_wake_duration_seconds",
+            "time to wake one profile-branch",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.hibernations = Counter(
+            "memoturn_hibernations_total", "profile-branches hibernated", registry=r
+        )
+        self.hibernated_profiles = Gauge(
+            "memoturn_hibernated_profiles",
+            "profile-branches this node hibernated and has not woken since",
+            registry=r,
+        )
         self.lease_events = Counter(
             "memoturn_lease_events_total",
             "writer-lease events: " + ", ".join(LEASE_EVENTS),
@@ -67,6 +84,10 @@ class NodeMetrics:
         """Read the open-profile count from ``count`` at each scrape."""
         self.open_profiles.set_function(count)
 
+    def track_hibernated_profiles(self, count: Callable[[], int]) -> None:
+        """Read the hibernated-profile count from ``count`` at each scrape."""
+        self.hibernated_profiles.set_function(count)
+
     # -- for the storage engine -------------------------------------------------------------
 
     def segment_uploaded(self, size_bytes: int, seconds: float | None = None) -> None:
@@ -77,6 +98,13 @@ class NodeMetrics:
 
     def segment_upload_failed(self) -> None:
         self.segment_uploads.labels("error").inc()
+
+    def woke(self, seconds: float) -> None:
+        self.wakes.inc()
+        self.wake_seconds.observe(seconds)
+
+    def hibernated(self) -> None:
+        self.hibernations.inc()
 
     def lease_event(self, event: str) -> None:
         """Count one lease event; ``event`` is one of :data:`LEASE_EVENTS`."""

@@ -13,12 +13,13 @@ import dataclasses
 import functools
 import types
 import typing
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
-from memoturn.core import limits, model, ranking
-from memoturn.core.errors import ERROR_KINDS
+from memoturn.core import limits, model, ranking, validate
+from memoturn.core.errors import ERROR_KINDS, InvalidInput
 from memoturn.core.model import TIME_FIELDS, MemoryType, Record, Scope, field_types
 
 
@@ -69,8 +70,42 @@ def bounded(
     return Field(default, description=description, json_schema_extra=extra or None)
 
 
+def _not_bool_int(value: object) -> object:
+    # Pydantic reads true as 1 for a number field; a boolean is not a number. The error
+    # type is the one of any non-integer, so every edge words it the same.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+def _not_bool_number(value: object) -> object:
+    if isinstance(value, bool):
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return value
+
+
+def _json_only(value: dict[str, Any]) -> dict[str, Any]:
+    # NaN, Infinity and overflowing literals such as 1e400 parse as floats that JSON cannot
+    # carry: refuse them here, before a JSON dump could turn them into null.
+    try:
+        validate.json_dumps(value, "metadata")
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool_int)]
+Number = Annotated[float, BeforeValidator(_not_bool_number)]
 TTL = bounded(minimum=limits.MIN_TTL_S, maximum=limits.MAX_TTL_S, description="seconds")
 Metadata = dict[str, Any]
+SessionId = Annotated[
+    str,
+    Field(
+        description=validate.SESSION_ID_RULE,
+        json_schema_extra={"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+    ),
+]
+MetadataIn = Annotated[dict[str, Any], AfterValidator(_json_only)]
 Timestamp = float | str
 """Epoch seconds or an ISO-8601 string."""
 
@@ -127,7 +162,7 @@ class TokenIn(Request):
     scopes: list[Literal["read", "write"]] | None = Field(
         None, min_length=1, description="default: read and write"
     )
-    ttl_s: int | None = TTL
+    ttl_s: Int | None = TTL
 
 
 class GcProfileOut(BaseModel):
@@ -152,10 +187,10 @@ class MemoryIn(Request):
     type: MemoryType
     content: str
     topic: str | None = None
-    session_id: str | None = None
+    session_id: SessionId | None = None
     source: str | None = None
-    ttl_s: int | None = TTL
-    metadata: Metadata | None = None
+    ttl_s: Int | None = TTL
+    metadata: MetadataIn | None = None
     idempotency_key: str | None = None
     turn_ids: list[int] | None = Field(
         None, description="the transcript turns this memory was derived from (provenance)"
@@ -179,10 +214,10 @@ class BatchIn(Request):
 
 class RecallIn(Request):
     query: str
-    k: int = bounded(10, minimum=1, maximum=limits.MAX_RECALL_K)
+    k: Int = bounded(10, minimum=1, maximum=limits.MAX_RECALL_K)
     types: list[MemoryType] | None = Field(None, description="non-empty when given")
     topic: str | None = None
-    session_id: str | None = None
+    session_id: SessionId | None = None
     source: str | None = None
     scopes: list[Scope] | None = Field(None, description="default: memories")
     include_history: bool = False
@@ -192,8 +227,8 @@ class RecallIn(Request):
     metadata: dict[str, str | int | float | bool | None] | None = Field(
         None, description="keep items whose metadata has each key equal to the value"
     )
-    recency_half_life_s: float | None = Field(None, description="positive seconds")
-    recency_weight: float = bounded(0.3, minimum=0, maximum=1)
+    recency_half_life_s: Number | None = Field(None, description="positive seconds")
+    recency_weight: Number = bounded(0.3, minimum=0, maximum=1)
     mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
     min_score: float | None = Field(
         None,
@@ -208,16 +243,16 @@ class RecallIn(Request):
 
 
 class SessionIn(Request):
-    session_id: str | None = None
-    task_ttl_s: int | None = TTL
-    metadata: Metadata | None = None
+    session_id: SessionId | None = None
+    task_ttl_s: Int | None = TTL
+    metadata: MetadataIn | None = None
 
 
 class TurnIn(Request):
     role: Literal["user", "assistant", "system", "tool"]
     content: str
     name: str | None = None
-    metadata: Metadata | None = None
+    metadata: MetadataIn | None = None
 
 
 class TurnsIn(Request):
@@ -229,7 +264,7 @@ class TurnsIn(Request):
 
 class KVIn(Request):
     value: Any = Field(description="any JSON value (null included)")
-    ttl_s: int | None = TTL
+    ttl_s: Int | None = TTL
 
 
 # -- documents ------------------------------------------------------------------------------
@@ -238,21 +273,21 @@ class KVIn(Request):
 class DocumentIn(Request):
     content: str
     title: str | None = None
-    metadata: Metadata | None = None
+    metadata: MetadataIn | None = None
 
 
 # -- vectors --------------------------------------------------------------------------------
 
 
 class VectorIn(Request):
-    vector: list[float] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
-    metadata: Metadata | None = None
+    vector: list[Number] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
+    metadata: MetadataIn | None = None
 
 
 class VectorQueryIn(Request):
-    vector: list[float] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
-    k: int = bounded(10, minimum=1, maximum=limits.MAX_RECALL_K)
-    metadata: Metadata | None = Field(None, description="keep vectors whose metadata matches")
+    vector: list[Number] = Field(min_length=1, max_length=limits.MAX_VECTOR_DIM)
+    k: Int = bounded(10, minimum=1, maximum=limits.MAX_RECALL_K)
+    metadata: MetadataIn | None = Field(None, description="keep vectors whose metadata matches")
 
 
 # -- checkpoints, rewind, branches ------------------------------------------------------------
@@ -264,14 +299,14 @@ class CheckpointList(BaseModel):
 
 class RewindIn(Request):
     checkpoint: str | None = Field(None, description="give exactly one of checkpoint, txid")
-    txid: int | None = Field(None, ge=0)
+    txid: Int | None = Field(None, ge=0)
 
 
 class BranchIn(Request):
     name: str
     from_checkpoint: str | None = None
-    from_txid: int | None = Field(None, ge=0)
-    ttl_s: int | None = TTL
+    from_txid: Int | None = Field(None, ge=0)
+    ttl_s: Int | None = TTL
 
 
 class BranchList(BaseModel):

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -116,16 +117,21 @@ def build_server(caller_of: CallerOf) -> Server[Any]:
             value = await anyio.to_thread.run_sync(run)
             status, answer = 200, result(value)
         except MemoturnError as e:
+            if not e.public:  # a store fault: keys and paths go to the log only
+                request_id = secrets.token_hex(8)
+                log.warning("tool %r failed, request id %s: %s", params.name, request_id, e)
+                reason = "the object store " + ("did not answer" if e.retryable else "refused")
+                e = e.redacted(reason, request_id)
             value, status, answer = None, e.status, error(e)
         except Exception:
-            log.exception("tool %s failed", params.name)
+            log.exception("tool %r failed", params.name)  # %r: the name is client input
             value, status = None, 500
             answer = error(Internal("internal error", hint="this is a bug; the log has details"))
         if caller.audit is not None:
             try:
                 await caller.audit(params.name, params.arguments, status, value)
             except Exception:
-                log.error("audit event of tool %s not durable", params.name, exc_info=True)
+                log.error("audit event of tool %r not durable", params.name, exc_info=True)
                 return error(
                     Unavailable(
                         "the call's audit event could not be written to the object store",

@@ -74,7 +74,7 @@ def _request(
     mtype = validate.choice(type, "type", _TYPES)
     text = validate.text(content, "content", max_bytes=limits.MAX_MEMORY_CONTENT_BYTES)
     top = validate.short(topic, "topic", max_chars=limits.MAX_TOPIC_CHARS)
-    sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
+    sid = validate.session_id(session_id)
     src = validate.short(source, "source", max_chars=limits.MAX_SOURCE_CHARS)
     key = validate.short(
         idempotency_key, "idempotency_key", max_chars=limits.MAX_IDEMPOTENCY_KEY_CHARS

@@ -69,10 +69,7 @@ class RecallQuery:
         scopes = tuple(
             dict.fromkeys(validate.choice(s, "scopes[]", [x.value for x in Scope]) for s in scopes)
         )
-        meta = validate.metadata(kw.get("metadata"), "metadata filter")
-        for key, value in meta.items():
-            if isinstance(value, dict | list):
-                raise InvalidInput(f"metadata filter {key!r}: only scalar values can be matched")
+        meta = validate.metadata_filter(kw.get("metadata"))
         half_life = kw.get("recency_half_life_s")
         if half_life is not None and (
             isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0
@@ -99,9 +96,7 @@ class RecallQuery:
             k=k,
             types=types,
             topic=validate.short(kw.get("topic"), "topic", max_chars=limits.MAX_TOPIC_CHARS),
-            session_id=validate.short(
-                kw.get("session_id"), "session_id", max_chars=limits.MAX_SESSION_ID_CHARS
-            ),
+            session_id=validate.session_id(kw.get("session_id")),
             source=validate.short(kw.get("source"), "source", max_chars=limits.MAX_SOURCE_CHARS),
             scopes=scopes,
             include_history=include_history,

@@ -60,7 +60,7 @@ class SessionOps:
     ) -> SessionResult:
         """Open a session (a new id when none is given). Opening an open session again with
         the same settings returns it; an ended one is a conflict."""
-        sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
+        sid = validate.session_id(session_id)
         ttl = validate.ttl(task_ttl_s, "task_ttl_s") or limits.DEFAULT_TASK_TTL_S
         if self.task_ttl_max_s is not None:
             ttl = min(ttl, self.task_ttl_max_s)  # the policy's cap; the answer shows it
@@ -138,7 +138,7 @@ class SessionOps:
     def append_turns(self: Profile, session_id: str, turns: list[dict[str, Any]]) -> TurnsResult:
         """Append several turns (``role``, ``content``, ``name``, ``metadata``) in one
         transaction, numbered in order."""
-        sid = validate.short(session_id, "session_id", max_chars=limits.MAX_SESSION_ID_CHARS)
+        sid = validate.session_id(session_id)
         assert sid is not None
         if not isinstance(turns, list) or not 1 <= len(turns) <= limits.MAX_BATCH:
             raise InvalidInput(f"turns must be a list of 1 to {limits.MAX_BATCH} turns")

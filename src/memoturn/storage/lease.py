@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from collections.abc import Callable
 
 from memoturn.core.clock import Clock
 from memoturn.core.errors import Unavailable
@@ -47,9 +49,14 @@ class HeldElsewhere(Unavailable):
         hint: str = "",
         retry_after: float | None = None,
         writer: str = "",
+        time_left: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(message, hint=hint, retry_after=retry_after)
         self.writer = writer
+        self.time_left = time_left
+        """Seconds until the holder's lease lapses unless it renews, read afresh from the
+        store (0 once it lapsed or was released): a node waiting on the holder asks it
+        again when that time is up, so a hung holder is given up on within its lease."""
 
 
 class Lease:
@@ -95,11 +102,24 @@ class Lease:
         except ObjectNotFound:
             current, etag = None, None
         if current is not None and current.node != self.node and current.expires > now:
+            left = max(0.1, min(current.expires - now, self.ttl))
+            if current.address:
+                message = f"the writer lease is held by node {current.node} ({current.address})"
+                hint = "retry shortly, or send the write to that node"
+            else:  # an in-process engine: most likely one that was not closed
+                message = (
+                    f"another process writes this profile (node {current.node}, which takes "
+                    "no forwarded writes): an engine on another data directory of this store "
+                    "that is still running, or a previous one that did not close; its lease "
+                    f"lapses in {math.ceil(left)} s"
+                )
+                hint = "retry then; close engines with `with memoturn.open(...) as mt:`"
             raise HeldElsewhere(
-                f"the writer lease is held by node {current.node} ({current.address})",
-                hint="retry shortly, or send the write to that node",
-                retry_after=max(0.1, min(current.expires - now, self.ttl)),
+                message,
+                hint=hint,
+                retry_after=left,
                 writer=current.address,
+                time_left=self.holder_time_left,
             )
         epoch = (current.epoch if current else 0) + 1
         record = LeaseRecord(self.node, epoch, self.address, now + self.ttl)
@@ -120,6 +140,16 @@ class Lease:
         self.record = record
         self.took_over = current is not None and current.node != self.node
         return epoch
+
+    def holder_time_left(self) -> float:
+        """Seconds until another node's lease on this branch lapses (0: none holds it)."""
+        try:
+            current = LeaseRecord.decode(self.store.get(self.key, op="get_lease").data)
+        except ObjectNotFound:
+            return 0.0
+        if current.node == self.node:
+            return 0.0
+        return max(0.0, min(current.expires - self.clock.now(), self.ttl))
 
     def renew(self) -> None:
         """Extend the lease; raises HeldElsewhere (and forgets it) if it was lost."""

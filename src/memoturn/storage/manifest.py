@@ -24,7 +24,7 @@ import dataclasses
 import json
 from typing import Any
 
-from memoturn.core.errors import Conflict, Internal, NotFound, Unavailable
+from memoturn.core.errors import Conflict, Internal, NotFound
 from memoturn.core.ids import new_id
 from memoturn.storage import keys
 from memoturn.storage.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed, StoreError
@@ -254,7 +254,7 @@ def cas(store: ObjectStore, manifest: Manifest, etag: str) -> str:
         if Manifest.decode(current.data).write_id == manifest.write_id:
             return current.etag  # it landed; only the answer was lost
         if isinstance(e, StoreError):
-            raise Unavailable(
+            raise StoreError(
                 f"could not update the manifest of {manifest.db}@{manifest.branch}: {e}",
                 hint="retry",
             ) from None

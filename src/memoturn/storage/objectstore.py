@@ -52,12 +52,17 @@ _KEY_HINT = "keys are relative '/'-separated paths such as 'profiles/acme--alice
 
 
 class StoreError(Unavailable):
-    """The object store failed in a way that may pass (network, 5xx, disk busy). Retry."""
+    """The object store failed in a way that may pass (network, 5xx, disk busy). Retry.
+    Its message names keys and paths: for the log, not for clients."""
+
+    public = False
 
 
 class StoreMisconfigured(Internal):
     """The object store refused us for a reason retrying cannot fix (credentials,
     permissions, missing bucket, unsupported operation)."""
+
+    public = False
 
 
 class ObjectNotFound(NotFound):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -29,7 +30,7 @@ from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.localstates import LocalStates
 from memoturn.storage.manifest import Manifest, Ref
-from memoturn.storage.objectstore import ObjectStore, PreconditionFailed
+from memoturn.storage.objectstore import ObjectStore, PreconditionFailed, StoreError
 from memoturn.storage.restore import restore_runs, take_snapshot
 from memoturn.storage.segment import Segment, Snapshot
 from memoturn.storage.wal import CapturedTx, WalCapture
@@ -112,7 +113,8 @@ class Replica:
         etag: str,
         *,
         durability: Durability = "object",
-        on_shipped: Callable[[int, int], None] | None = None,
+        on_shipped: Callable[[int, int, float], None] | None = None,
+        on_ship_failed: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.manifest = m
@@ -123,6 +125,8 @@ class Replica:
         self._conn: apsw.Connection | None = None
         self._lock = threading.RLock()
         self._on_shipped = on_shipped
+        """Told (txid, bytes, seconds) of each segment uploaded."""
+        self._on_ship_failed = on_ship_failed
         self._queue: queue.Queue[tuple[Segment, ManifestChange | None] | None] = queue.Queue()
         self._shipper: threading.Thread | None = None
         self._rewrite: ManifestChange | None = None
@@ -217,7 +221,14 @@ class Replica:
             key = keys.segment(m.db, m.branch_id, segment.txid, segment.epoch)
             # A plain put: only this epoch's writer writes this key, and a failed earlier
             # attempt at the same txid (never in the manifest) may be overwritten.
-            self.store.put(key, segment.encode(), op="put_segment")
+            start = time.perf_counter()
+            try:
+                self.store.put(key, segment.encode(), op="put_segment")
+            except BaseException:
+                if self._on_ship_failed:
+                    self._on_ship_failed()
+                raise
+            seconds = time.perf_counter() - start
 
             def advance(mm: Manifest) -> None:
                 if change is not None:
@@ -226,7 +237,8 @@ class Replica:
 
             self._advance(advance)
             if self._on_shipped:
-                self._on_shipped(segment.txid, len(segment.pages) * segment.page_size)
+                nbytes = len(segment.pages) * segment.page_size
+                self._on_shipped(segment.txid, nbytes, seconds)
 
     def _advance(self, change: ManifestChange) -> None:
         """Apply ``change`` to the manifest and CAS it. If the CAS loses only to a metadata
@@ -274,7 +286,8 @@ class Replica:
                     self._ship(*item)
             except MemoturnError as e:
                 # Later commits cannot be shipped past a gap: stop, and fail the next write.
-                self.ship_error = Unavailable(
+                failed = Unavailable if e.public else StoreError  # keys stay in the log
+                self.ship_error = failed(
                     f"shipping txid {item[0].txid if item else '?'} failed: {e}",
                     hint="the node must reload this profile from the object store",
                 )

@@ -10,7 +10,15 @@ from memoturn.core import model
 from memoturn.core.errors import InvalidInput
 from memoturn.engine.engine import MAIN
 from memoturn.http import schemas
-from memoturn.http.auth import BranchQuery, NamespaceAdmin, NsPath, ProfilePath, Root, node_of
+from memoturn.http.auth import (
+    BranchQuery,
+    NamespaceAdmin,
+    NsPath,
+    ProfilePath,
+    Root,
+    log_profile,
+    node_of,
+)
 from memoturn.http.schemas import wire
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces, profiles, tokens"])
@@ -101,7 +109,7 @@ def delete_profile(
             "DELETE on a profile deletes the whole profile",
             hint=f"to delete branch {branch!r} use DELETE .../branches/{branch}",
         )
-    request.state.profile_id = f"{ns}--{profile}"
+    log_profile(request, ns, profile)
     node.engine.delete_profile(ns, profile)
     return {"deleted": True}
 
@@ -118,5 +126,5 @@ def revoke_tokens(
     Namespace and root tokens are not affected. ``branch`` is ignored: tokens are per
     profile."""
     node = node_of(request)
-    request.state.profile_id = f"{ns}--{profile}"
+    log_profile(request, ns, profile)
     return {"epoch": node.engine.revoke_tokens(ns, profile)}

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
-from memoturn.core import model
+from memoturn.core import model, validate
 from memoturn.http import schemas
 from memoturn.http.auth import MinTxid, Reader, Writer
 from memoturn.http.schemas import READ_RESPONSES, wire
+
+SessionPath = Annotated[
+    str,
+    Path(
+        description=validate.SESSION_ID_RULE,
+        json_schema_extra={"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+    ),
+]
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}/sessions", tags=["sessions"])
 
@@ -49,7 +57,9 @@ def list_sessions(
     responses=READ_RESPONSES,
     operation_id="get_session",
 )
-def get_session(session_id: str, target: Reader, min_txid: MinTxid = None) -> dict[str, Any]:
+def get_session(
+    session_id: SessionPath, target: Reader, min_txid: MinTxid = None
+) -> dict[str, Any]:
     """A session's settings and whether it has ended."""
     return target.handle(min_txid).get_session(session_id).to_dict()
 
@@ -57,7 +67,7 @@ def get_session(session_id: str, target: Reader, min_txid: MinTxid = None) -> di
 @router.post(
     "/{session_id}/turns", response_model=wire(model.TurnResult), operation_id="append_turn"
 )
-def append_turn(session_id: str, body: schemas.TurnIn, target: Writer) -> dict[str, Any]:
+def append_turn(session_id: SessionPath, body: schemas.TurnIn, target: Writer) -> dict[str, Any]:
     """Append a verbatim turn (the session is opened with defaults if it does not exist)."""
     return (
         target.handle()
@@ -71,7 +81,7 @@ def append_turn(session_id: str, body: schemas.TurnIn, target: Writer) -> dict[s
     response_model=wire(model.TurnsResult),
     operation_id="append_turns",
 )
-def append_turns(session_id: str, body: schemas.TurnsIn, target: Writer) -> dict[str, Any]:
+def append_turns(session_id: SessionPath, body: schemas.TurnsIn, target: Writer) -> dict[str, Any]:
     """Append up to 1000 turns in one transaction, numbered in order."""
     turns = [t.model_dump(mode="json", exclude_none=True) for t in body.turns]
     return target.handle().append_turns(session_id, turns).to_dict()
@@ -84,7 +94,7 @@ def append_turns(session_id: str, body: schemas.TurnsIn, target: Writer) -> dict
     operation_id="read_turns",
 )
 def read_turns(
-    session_id: str,
+    session_id: SessionPath,
     target: Reader,
     after: Annotated[
         int, Query(json_schema_extra={"minimum": 0}, description="last turn number already read")
@@ -104,7 +114,7 @@ def read_turns(
 @router.post(
     "/{session_id}/end", response_model=wire(model.SessionEnded), operation_id="end_session"
 )
-def end_session(session_id: str, target: Writer) -> dict[str, Any]:
+def end_session(session_id: SessionPath, target: Writer) -> dict[str, Any]:
     """End a session: its task memories are deleted in the same transaction; the transcript
     stays. Ending an ended session changes nothing."""
     return target.handle().end_session(session_id).to_dict()
