@@ -251,7 +251,7 @@ def test_rewind_is_shipped_like_every_write(make_engine, durability) -> None:
     # counted by the store metrics, in both durability modes.
     eng = make_engine(durability=durability)
     shipped: list[tuple[int, int]] = []
-    eng.on_segment_shipped = lambda txid, nbytes: shipped.append((txid, nbytes))
+    eng.on_segment_shipped = lambda txid, nbytes, seconds: shipped.append((txid, nbytes))
     p = provision(eng)
     p.ingest("fact", "keep me")
     eng.create_checkpoint("acme", "alice", "cp")

@@ -80,7 +80,7 @@ def test_non_finite_numbers_in_memory_metadata_are_400(alice, number) -> None:
 )
 def test_booleans_are_not_numbers(alice, method, path, body) -> None:
     before = _txid(alice)
-    _refused(_raw(alice, method, P + path, body), "not a boolean")
+    _refused(_raw(alice, method, P + path, body), "got a boolean")
     assert _txid(alice) == before
 
 

@@ -382,7 +382,7 @@ def _bad_cases(exported: str) -> list[tuple[str | bytes, str]]:
         (_text_of(_edit(lines, "session", next_turn=0)), "next_turn must be between"),
         (_text_of(_edit(lines, "document", chunks=[])), "chunks must be a non-empty list"),
         (_text_of(_edit(lines, "kv", space="Bad Space")), "invalid KV space 'Bad Space'"),
-        (_text_of(_edit(lines, "kv", value=float("nan"))), "not JSON"),
+        (_text_of(_edit(lines, "kv", value=float("nan"))), "JSON cannot carry"),
         (_text_of(_edit(lines, "vector", vector=[0, 0, 0])), "vector must not be all zeros"),
         (_text_of(_edit(lines, "vector", vector=[1.0, 2.0])), "holds 3-dimensional vectors; got 2"),
         (_text_of(_edit(lines, "vector", collection="other")), "collection 'other', not in"),

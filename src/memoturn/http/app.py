@@ -210,7 +210,7 @@ def _memoturn_error(request: Request, exc: MemoturnError) -> JSONResponse:
     if not exc.public:
         # A store fault names paths and object keys: the log gets them, the client a short
         # reason and the id to find them by.
-        request_id = secrets.token_hex(8)
+        request_id = getattr(request.state, "request_id", None) or secrets.token_hex(8)
         log.warning(
             "%s %s answered %d, request id %s: %s",
             printable(request.method),

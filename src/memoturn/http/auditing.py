@@ -49,8 +49,10 @@ class Audited:
         async def hold(message: Message) -> None:
             held.append(message)
 
-        await self.app(scope, receive, hold)
+        # One id per request: the audit event, the log lines and the answer's header.
         request_id = new_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        await self.app(scope, receive, hold)
         start = held[0] if held else None
         if start is not None and start["type"] == "http.response.start":
             headers = list(start.get("headers", []))
@@ -72,7 +74,8 @@ class Audited:
                         ),
                     )
                     return
-            headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+            if not any(k.lower() == REQUEST_ID_HEADER.lower().encode() for k, _ in headers):
+                headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
             held[0] = {**start, "headers": headers}
         for message in held:
             await send(message)
