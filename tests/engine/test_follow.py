@@ -78,3 +78,38 @@ def test_a_reader_follows_a_rewind_and_a_new_writer(make_engine, clock):
     pb.kv_set("s", "k", 4)
     clock.advance(STALENESS_S)
     assert pc.kv_get("s", "k").value == 4
+
+
+def test_a_reader_catches_up_by_applying_the_new_segments(make_engine, clock):
+    a, b = make_engine(node_id="node-a"), make_engine(node_id="node-b")
+    pa = provision(a)
+    for i in range(5):
+        pa.ingest("fact", f"likes tea number {i}", topic=f"t{i}")
+    pb = b.profile("acme", "alice")
+    assert len(pb.list_memories().memories) == 5
+    gets = _calls(b, "get_segment")
+    pa.ingest("fact", "moved to Berlin", topic="home")
+    pa.kv_set("s", "k", 1)
+    clock.advance(STALENESS_S)
+    assert pb.kv_get("s", "k").value == 1
+    assert b.events.follows == {"segments": 1, "wake": 0, "failed": 0}
+    assert _calls(b, "get_segment") == gets + 2  # the two new segments, nothing else
+    assert _calls(b, "get_snapshot") == 0
+    hits = pb.recall("which city is the user's home", k=1).results
+    assert hits[0].memory.content == "moved to Berlin"  # the vector index follows too
+    assert len(b._open[pb.key].profile.memory_index) == 6
+    assert pb.txid == pa.txid
+    a.rewind("acme", "alice", txid=1)
+    clock.advance(STALENESS_S)
+    assert len(pb.list_memories().memories) == 1
+    assert b.events.follows == {"segments": 1, "wake": 1, "failed": 0}  # a rewind: a wake
+
+
+def test_min_txid_catches_up_at_once(make_engine, clock):
+    a, b = make_engine(node_id="node-a"), make_engine(node_id="node-b")
+    pa = provision(a)
+    pa.kv_set("s", "k", 1)
+    assert b.profile("acme", "alice").kv_get("s", "k").value == 1
+    txid = pa.kv_set("s", "k", 2).txid
+    assert b.profile("acme", "alice", min_txid=txid).kv_get("s", "k").value == 2
+    assert b.events.follows["segments"] == 1

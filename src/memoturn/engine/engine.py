@@ -255,10 +255,10 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
             if ob.profile.txid >= min_txid:
                 return
             if not ob.lease.valid():  # another node writes it: catch up from the store
-                m, _ = manifests.load(self.store, key[0], key[1])
-                if m.head >= min_txid:
-                    self._discard(ob)
+                if not self._fresh_enough(ob, now_please=True):
                     continue
+                if ob.profile.txid >= min_txid:
+                    return
             if time.monotonic() >= deadline:
                 raise TxidTimeout(
                     f"txid {min_txid} is not visible on this node within "
