@@ -66,8 +66,12 @@ class FollowOps:
             if not now_please and now - ob.checked_at < self.staleness_s:
                 return True  # another call checked meanwhile
             m, etag = manifests.load(self.store, *ob.key)
-            ob.checked_at = now  # the clock read before the manifest: never late
-            return self._catch_up(ob, m, etag)
+            if not self._catch_up(ob, m, etag):
+                return False
+            # Only now: calls arriving meanwhile waited above instead of reading the old
+            # copy. The clock was read before the manifest, so the bound is never late.
+            ob.checked_at = now
+            return True
 
     def _catch_up(self: Engine, ob: OpenBranch, m: Manifest, etag: str) -> bool:
         """Bring ``ob`` to manifest ``m`` (just read); ``False`` if it was dropped."""
