@@ -95,6 +95,7 @@ def test_a_reader_catches_up_by_applying_the_new_segments(make_engine, clock):
     assert b.events.follows == {"segments": 1, "wake": 0, "failed": 0}
     assert _calls(b, "get_segment") == gets + 2  # the two new segments, nothing else
     assert _calls(b, "get_snapshot") == 0
+    assert b._open[pb.key].profile._indexes is None  # vectors load only when a call needs them
     hits = pb.recall("which city is the user's home", k=1).results
     assert hits[0].memory.content == "moved to Berlin"  # the vector index follows too
     assert len(b._open[pb.key].profile.memory_index) == 6

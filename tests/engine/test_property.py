@@ -163,6 +163,8 @@ def test_a_reader_following_the_writer_equals_a_fresh_restore(
                 assert b.events.follows["failed"] == 0  # no silent fallback to a wake
                 conn = ob.profile.db.conn
                 assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+                fresh = ob.profile._load_indexes()  # the vectors follow too
+                assert [_rows(i) for i in ob.profile.indexes()] == [_rows(i) for i in fresh]
                 if p.txid > 0:
                     m, _ = manifests.load(store, *reader.key)
                     assert ob.path.read_bytes() == build_image(store, m, p.txid)
@@ -190,3 +192,10 @@ def test_a_reader_following_the_writer_equals_a_fresh_restore(
         finally:
             b.close()
             a.close()
+
+
+def _rows(index) -> dict:
+    return {
+        rid: (index._mat[i].tobytes(), index._valid_from[i], index._valid_to[i], index._expires[i])
+        for rid, i in index._row.items()
+    }

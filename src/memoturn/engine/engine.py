@@ -415,7 +415,9 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
             raise
         return ob
 
-    def _open_profile(self, path: Path, db: str) -> tuple[Profile, str]:
+    def _open_profile(
+        self, path: Path, db: str, *, lazy_indexes: bool = False
+    ) -> tuple[Profile, str]:
         """The profile database with the embedder its effective policy allows. When the
         in-process model stands in for a forbidden node model but the profile's vectors
         came from that model, it opens with that model behind the egress guard: calls that
@@ -426,7 +428,10 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         for i, option in enumerate(tried):
             embedder = self._embedder_for(ns, name, option)
             try:
-                profile = Profile(path, embedder, clock=self.clock, synchronous=self._synchronous)
+                profile = Profile(
+                    path, embedder, clock=self.clock, synchronous=self._synchronous,
+                    lazy_indexes=lazy_indexes,
+                )  # fmt: skip
                 return profile, choice
             except Conflict:
                 if i == len(tried) - 1:

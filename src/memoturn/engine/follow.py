@@ -8,9 +8,10 @@ after its acknowledgement, never later (``min_txid`` makes it visible at once).
 
 Catching up is incremental when the history only grew on the run the copy stands on: the
 new segments' pages are written into the local database file (cost: the change), which is
-then reopened. Anything else — a rewind (a new run), another incarnation of the branch,
-local commits not in history, more new segments than a wake would apply, a missing
-segment — drops the copy and the next call wakes the branch at the head.
+then reopened; its vector indexes are loaded again only when a call needs them (a recall).
+Anything else — a rewind (a new run), another incarnation of the branch, local commits not
+in history, more new segments than a wake would apply, a missing segment — drops the copy
+and the next call wakes the branch at the head.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class FollowOps:
                 return False  # the close left a WAL: the file alone is not the state
             ob.path.with_name(ob.path.name + "-shm").unlink(missing_ok=True)
             apply_to_file(ob.path, ob.profile.txid, segments)
-            profile, choice = self._open_profile(ob.path, ob.key[0])
+            profile, choice = self._open_profile(ob.path, ob.key[0], lazy_indexes=True)
             if profile.txid != m.head:
                 profile.close()
                 log.warning("%s caught up to txid %d, not %d", ob.key, profile.txid, m.head)
