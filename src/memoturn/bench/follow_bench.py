@@ -4,8 +4,9 @@ Two engines in this process over one local store: node A writes (it holds the le
 B serves reads from its own copy. Each sample is one memory ingested on A (not timed), then
 the timed read of it with the write's ``min_txid``: on A (the floor: the writer's copy is
 the head) and on B (B reads the manifest, fetches and applies the new segment, reopens its
-copy and its vector indexes, then reads). Beside them: a read on B within the staleness
-bound (no store read at all) and B's catch-up by a full wake (what it cost before).
+copy, then reads; its vector indexes wait for a recall). The same for a hybrid recall.
+Beside them: a read on B within the staleness bound (no store read at all) and B's
+catch-up by a full wake (what it cost before).
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ def _size(root: Path, size: int, n: int) -> list[Result]:
         time_calls(lambda: write_then_read(a, on_a), n, warmup=2)
         time_calls(lambda: write_then_read(b, on_b), n, warmup=2)
         follows = dict(b.events.follows)
+
+        def write_then_recall(node: Any, out: list[float]) -> None:
+            w = pa.ingest("fact", next(texts))
+            t0 = time.perf_counter()
+            node.profile("bench", "p", min_txid=w.txid).recall("what did the bench write", k=5)
+            out.append(time.perf_counter() - t0)
+
+        recall_a: list[float] = []
+        recall_b: list[float] = []
+        time_calls(lambda: write_then_recall(a, recall_a), max(5, n // 2), warmup=1)
+        time_calls(lambda: write_then_recall(b, recall_b), max(5, n // 2), warmup=1)
         pb = b.profile("bench", "p")
         memory_id = pb.list_memories(limit=1).memories[0].id
         within = time_calls(lambda: pb.get_memory(memory_id), n)
@@ -86,6 +98,14 @@ def _size(root: Path, size: int, n: int) -> list[Result]:
             on_b,
             floor=floor,
             note=f"manifest read + new segment applied + reopen + read; catch-ups {follows}",
+        ),
+        Result(f"recall on the writer @{size}", "s", recall_a, note="hybrid recall(min_txid)"),
+        Result(
+            f"recall on another node after a write @{size}",
+            "s",
+            recall_a and recall_b,
+            floor=f"recall on the writer @{size}",
+            note="catch-up, then the vector indexes loaded again, then the recall",
         ),
         Result(
             f"read on another node within the {STALENESS_S:g} s bound @{size}",
