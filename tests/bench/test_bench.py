@@ -10,7 +10,7 @@ from memoturn.bench import main
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("group", ["storage", "recall", "edges", "governance"])
+@pytest.mark.parametrize("group", ["storage", "follow", "recall", "edges", "governance"])
 def test_quick_bench_runs_and_writes_json(tmp_path, capsys, group) -> None:
     assert main(["--quick", "--only", group, "--no-s3", "--out", str(tmp_path)]) == 0
     table = capsys.readouterr().out

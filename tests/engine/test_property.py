@@ -118,3 +118,84 @@ def test_restore_at_every_txid_and_atomic_rewind(tmp_path_factory, embedder, ops
             other.close()
     finally:
         eng.close()
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(st.tuples(op, st.booleans()), min_size=1, max_size=14),
+    snapshot_every=st.sampled_from([2, 3, 256]),
+)
+def test_a_reader_following_the_writer_equals_a_fresh_restore(
+    tmp_path_factory, embedder, steps, snapshot_every
+) -> None:
+    """A node that is not the writer, reading after random writes and rewinds (looking
+    at the store after some steps only, so it catches up over several segments at once),
+    always holds exactly the database a fresh restore of its txid gives."""
+    from memoturn.core.clock import ManualClock
+    from memoturn.engine import engine as engine_module
+    from memoturn.engine.follow import STALENESS_S
+    from memoturn.storage import manifest as manifests
+    from memoturn.storage.replica import build_image
+
+    root = tmp_path_factory.mktemp("follow")
+    store = LocalDirStore(root / "store")
+    clock = ManualClock()
+    opts = {"object_store": store, "embedder": embedder, "clock": clock}
+    with mock.patch.object(engine_module, "SNAPSHOT_EVERY", snapshot_every):
+        a = memoturn.open(root / "a", node_id="a", **opts)
+        b = memoturn.open(root / "b", node_id="b", **opts)
+        try:
+            p = provision(a)
+            states = {0: snapshot(p)}
+            reader = b.profile("acme", "alice")
+
+            def check() -> None:
+                clock.advance(STALENESS_S)
+                got = snapshot(reader)  # catches up first: the bound has passed
+                ob = b._open[reader.key]
+                assert ob.profile.txid == p.txid
+                assert got == states[p.txid]
+                assert b.events.follows["failed"] == 0  # no silent fallback to a wake
+                conn = ob.profile.db.conn
+                assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+                fresh = ob.profile._load_indexes()  # the vectors follow too
+                assert [_rows(i) for i in ob.profile.indexes()] == [_rows(i) for i in fresh]
+                if p.txid > 0:
+                    m, _ = manifests.load(store, *reader.key)
+                    assert ob.path.read_bytes() == build_image(store, m, p.txid)
+
+            for step, look in steps:
+                kind = step[0]
+                if kind == "ingest":
+                    p.ingest("fact", f"likes {step[2]}", topic=step[1])
+                elif kind in ("kv", "fold"):
+                    p.kv_set("s", step[1], step[2])
+                elif kind == "kv_del":
+                    p.kv_delete("s", step[1])
+                elif kind == "turn":
+                    p.append_turn("chat", "user", step[1])
+                elif kind == "forget":
+                    mems = p.list_memories().memories
+                    if mems:
+                        p.forget(mems[step[1] % len(mems)].id)
+                elif kind in ("rewind", "bad_rewind"):
+                    a.rewind("acme", "alice", txid=step[1] % (p.txid + 1))
+                states[p.txid] = snapshot(p)
+                if look:
+                    check()
+            check()
+        finally:
+            b.close()
+            a.close()
+
+
+def _rows(index) -> dict:
+    return {
+        rid: (index._mat[i].tobytes(), index._valid_from[i], index._valid_to[i], index._expires[i])
+        for rid, i in index._row.items()
+    }

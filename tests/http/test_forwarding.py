@@ -118,7 +118,7 @@ def test_sdk_read_your_writes_across_nodes(nodes) -> None:
     a, b = nodes
     _setup(a)
     with memoturn.Client(b.url, a.root_token) as client:
-        p = client.profile("fw", "alice", read_your_writes=True)
+        p = client.profile("fw", "alice")  # read-your-writes is the default
         # B serves this read from its own copy, and keeps that copy open.
         assert [m.content for m in p.list_memories().memories] == ["first, on A"]
         written = p.ingest("fact", "second, through B")  # forwarded: A writes it
@@ -129,6 +129,9 @@ def test_sdk_read_your_writes_across_nodes(nodes) -> None:
             "second, through B",
         ]
         assert p.recall("second", mode="keyword").txid >= written.txid
+        plain = client.profile("fw", "alice", read_your_writes=False)
+        plain.ingest("fact", "third, through B")
+        assert plain._calls.min_txid is None  # off: the handle sends no min_txid
 
 
 @pytest.fixture

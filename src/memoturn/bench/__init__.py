@@ -11,7 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from memoturn.bench import edges_bench, governance_bench, profile_bench, storage_bench
+from memoturn.bench import (
+    edges_bench,
+    follow_bench,
+    governance_bench,
+    profile_bench,
+    storage_bench,
+)
 from memoturn.bench.stats import render_table, write_json
 
 
@@ -34,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["storage", "recall", "edges", "governance"],
+        choices=["storage", "follow", "recall", "edges", "governance"],
         default=None,
         help="run one group of scenarios",
     )
@@ -58,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
             sizes=[10, 300] if args.quick else [10, 10_000],
             s3=s3("storage") if s3 else None,
+        )
+    if args.only in (None, "follow"):
+        results += follow_bench.run(
+            quick=args.quick, sizes=[10, 300] if args.quick else [10, 10_000]
         )
     if args.only in (None, "recall"):
         results += profile_bench.run(sizes, n_queries=n_queries, n_single=n_single)

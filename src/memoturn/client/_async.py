@@ -230,11 +230,12 @@ class AsyncClient(_BaseClient):
         branch: str = MAIN,
         *,
         min_txid: int | None = None,
-        read_your_writes: bool = False,
+        read_your_writes: bool = True,
     ) -> AsyncProfile:
         """One profile-branch; with ``min_txid`` its reads wait until that txid is visible.
-        With ``read_your_writes`` the handle raises its ``min_txid`` to every txid it is
-        answered with, so its reads see its own writes on any node of the deployment."""
+        With ``read_your_writes`` (the default) the handle raises its ``min_txid`` to every
+        txid it is answered with, so its reads see its own writes on any node of the
+        deployment; ``read_your_writes=False`` sends only the ``min_txid`` given."""
         calls = ProfileCalls(ns, name, branch, min_txid, read_your_writes=read_your_writes)
         return AsyncProfile(self, calls)
 

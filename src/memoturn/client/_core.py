@@ -343,7 +343,7 @@ class ProfileCalls:
         branch: str = MAIN,
         min_txid: int | None = None,
         *,
-        read_your_writes: bool = False,
+        read_your_writes: bool = True,
     ):
         self.base = f"/v1/namespaces/{_seg(ns)}/profiles/{_seg(name)}"
         self.branch = branch

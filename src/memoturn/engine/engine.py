@@ -34,6 +34,8 @@ from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import Catalog
 from memoturn.engine.datadir import DataDirLock
 from memoturn.engine.events import EngineEvents
+from memoturn.engine.follow import STALENESS_S as FOLLOW_STALENESS_S
+from memoturn.engine.follow import FollowOps
 from memoturn.engine.gate import Gate
 from memoturn.engine.governance import STALENESS_S, GovernanceOps, Policies
 from memoturn.engine.handle import ProfileHandle
@@ -86,9 +88,12 @@ class OpenBranch:
         """A burner branch's end: from then on the copy is dropped and reads are 404."""
         self.egress_choice = "node"
         """The embedder the policy chose when it was opened (see GovernanceOps)."""
+        self.checked_at = 0.0
+        """Engine clock time, taken before the manifest read this copy follows (FollowOps)."""
+        self.follow_lock = threading.Lock()
 
 
-class Engine(BranchOps, GovernanceOps):
+class Engine(BranchOps, FollowOps, GovernanceOps):
     """Namespaces > profiles > branches, each profile-branch its own SQLite database, with an
     object store as the source of truth. Thread-safe."""
 
@@ -109,6 +114,7 @@ class Engine(BranchOps, GovernanceOps):
         maintenance_interval: float = 1.0,
         gc_interval: float = 600.0,
         policy_staleness_s: float = STALENESS_S,
+        staleness_s: float = FOLLOW_STALENESS_S,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -132,6 +138,8 @@ class Engine(BranchOps, GovernanceOps):
         self.embedder = embedder or default_embedder()
         self.clock = clock or SystemClock()
         self.min_txid_wait_s = min_txid_wait_s
+        self.staleness_s = staleness_s
+        """A node that is not a branch's writer serves a copy at most this old (FollowOps)."""
         self.catalog = Catalog(self.store, self.clock)
         self.policies = Policies(self.store, self.clock, policy_staleness_s)
         self.cache_dir = self.data_dir / "cache"
@@ -247,10 +255,10 @@ class Engine(BranchOps, GovernanceOps):
             if ob.profile.txid >= min_txid:
                 return
             if not ob.lease.valid():  # another node writes it: catch up from the store
-                m, _ = manifests.load(self.store, key[0], key[1])
-                if m.head >= min_txid:
-                    self._discard(ob)
+                if not self._fresh_enough(ob, now_please=True):
                     continue
+                if ob.profile.txid >= min_txid:
+                    return
             if time.monotonic() >= deadline:
                 raise TxidTimeout(
                     f"txid {min_txid} is not visible on this node within "
@@ -264,6 +272,8 @@ class Engine(BranchOps, GovernanceOps):
         through here."""
         for _ in range(3):
             ob = self._acquire(key)
+            if not self._fresh_enough(ob):
+                continue
             with ob.gate.shared():
                 if ob.closed or ob.poisoned:
                     continue
@@ -366,6 +376,7 @@ class Engine(BranchOps, GovernanceOps):
         """Open a branch from the store. Runs without the engine lock; only one wake of a
         branch is in flight at a time (:meth:`_acquire`)."""
         db, branch = key
+        checked_at = self.clock.now()
         m, etag = manifests.load(self.store, db, branch)
         if m.expires_at is not None and m.expires_at <= self.clock.now():
             raise NotFound(f"branch {branch!r} of {db} has expired")
@@ -394,6 +405,7 @@ class Engine(BranchOps, GovernanceOps):
             )
             ob = OpenBranch(key, profile, replica, lease, path)
             ob.expires_at = m.expires_at
+            ob.checked_at = checked_at
             ob.egress_choice = choice
             self._governed(ob)
             self._attach(ob, profile)
@@ -403,7 +415,9 @@ class Engine(BranchOps, GovernanceOps):
             raise
         return ob
 
-    def _open_profile(self, path: Path, db: str) -> tuple[Profile, str]:
+    def _open_profile(
+        self, path: Path, db: str, *, lazy_indexes: bool = False
+    ) -> tuple[Profile, str]:
         """The profile database with the embedder its effective policy allows. When the
         in-process model stands in for a forbidden node model but the profile's vectors
         came from that model, it opens with that model behind the egress guard: calls that
@@ -414,7 +428,10 @@ class Engine(BranchOps, GovernanceOps):
         for i, option in enumerate(tried):
             embedder = self._embedder_for(ns, name, option)
             try:
-                profile = Profile(path, embedder, clock=self.clock, synchronous=self._synchronous)
+                profile = Profile(
+                    path, embedder, clock=self.clock, synchronous=self._synchronous,
+                    lazy_indexes=lazy_indexes,
+                )  # fmt: skip
                 return profile, choice
             except Conflict:
                 if i == len(tried) - 1:

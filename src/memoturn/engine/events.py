@@ -17,6 +17,10 @@ class EngineEvents:
         self.on_hibernate: Callable[[], None] | None = None
         self.on_segment_failed: Callable[[], None] | None = None
         self._hibernated: set[Key] = set()
+        self.follows: dict[str, int] = {"segments": 0, "wake": 0, "failed": 0}
+        """How copies that are not the writer's caught up with the store: by applying the
+        new segments, by a wake (the history changed shape), or by a wake after applying
+        segments failed (logged)."""
         self._lock = threading.Lock()
 
     def woke(self, key: Key, seconds: float) -> None:
@@ -30,6 +34,10 @@ class EngineEvents:
             self._hibernated.add(key)
         if self.on_hibernate is not None:
             self.on_hibernate()
+
+    def followed(self, how: str) -> None:
+        with self._lock:
+            self.follows[how] += 1
 
     def segment_failed(self) -> None:
         if self.on_segment_failed is not None:

@@ -37,27 +37,20 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, T
         clock: Clock | None = None,
         synchronous: str = "full",
         indexes: Indexes | None = None,
+        lazy_indexes: bool = False,
     ) -> None:
         """``indexes``: the vector indexes of this very state, from :meth:`indexes` of a
-        closed profile that was at it (a rewind returning there), instead of loading them."""
+        closed profile that was at it (a rewind returning there), instead of loading them.
+        ``lazy_indexes``: load them on first use instead of now (a reader catching up with
+        the store pays for them only if a call needs vectors)."""
         self.clock = clock or SystemClock()
         self.embedder = embedder
         self.db = ProfileDatabase(path, clock=self.clock, synchronous=synchronous)
+        self._indexes: Indexes | None = indexes
         try:
             self._check_embedder()
-            if indexes is not None:
-                self.memory_index, self.turn_index, self.chunk_index = indexes
-            else:
-                self.memory_index = self._load_index(
-                    "SELECT rid, embedding, valid_from, valid_to, expires_at FROM memories "
-                    "WHERE embedding IS NOT NULL"
-                )
-                self.turn_index = self._load_index(
-                    "SELECT rid, embedding FROM turns WHERE embedding IS NOT NULL"
-                )
-                self.chunk_index = self._load_index(
-                    "SELECT rid, embedding FROM chunks WHERE embedding IS NOT NULL"
-                )
+            if indexes is None and not lazy_indexes:
+                self._indexes = self._load_indexes()
         except BaseException:
             self.db.close()
             raise
@@ -74,7 +67,33 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, T
 
     def indexes(self) -> Indexes:
         """The in-memory vector indexes (memories, turns, chunks) of the current state."""
-        return self.memory_index, self.turn_index, self.chunk_index
+        if self._indexes is None:
+            with self.db.lock:  # one load, even with calls racing for it
+                if self._indexes is None:
+                    self._indexes = self._load_indexes()
+        return self._indexes
+
+    @property
+    def memory_index(self) -> VectorIndex:
+        return self.indexes()[0]
+
+    @property
+    def turn_index(self) -> VectorIndex:
+        return self.indexes()[1]
+
+    @property
+    def chunk_index(self) -> VectorIndex:
+        return self.indexes()[2]
+
+    def _load_indexes(self) -> Indexes:
+        return (
+            self._load_index(
+                "SELECT rid, embedding, valid_from, valid_to, expires_at FROM memories "
+                "WHERE embedding IS NOT NULL"
+            ),
+            self._load_index("SELECT rid, embedding FROM turns WHERE embedding IS NOT NULL"),
+            self._load_index("SELECT rid, embedding FROM chunks WHERE embedding IS NOT NULL"),
+        )
 
     def _check_embedder(self) -> None:
         """Record the embedding model on first use; refuse a different one later, since

@@ -152,6 +152,12 @@ class Replica:
         if not self._capture.pending:
             self.local.record(txid, self._capture.position)
 
+    @property
+    def uncaptured(self) -> int:
+        """Local commits not in history yet (schema or embedder records made on open): the
+        local file is then not exactly the state of a txid."""
+        return self._capture.pending if self._capture is not None else 0
+
     def fence(self, epoch: int) -> None:
         """Become the writer at ``epoch``: raise the manifest's epoch so older writers'
         CASes fail. The caller checked that its local state equals the manifest head."""

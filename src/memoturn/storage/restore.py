@@ -24,6 +24,7 @@ from memoturn.core.errors import Internal
 from memoturn.storage.segment import CorruptSegment, Segment, Snapshot
 
 __all__ = [
+    "apply_to_file",
     "open_image_in_memory",
     "restore",
     "restore_runs",
@@ -82,6 +83,39 @@ def restore(
             os.unlink(tmp)
         raise
     _fsync_dir(directory)
+    return txid
+
+
+def apply_to_file(target: str | os.PathLike[str], txid: int, segments: Iterable[Segment]) -> int:
+    """Apply ``segments`` (contiguous from ``txid + 1``) in place to the database file
+    ``target``, which holds exactly the state at ``txid`` and has no connection and no WAL.
+    Returns the txid reached. Costs what the segments hold, not the database's size; the
+    caller checks the result (a follower reopens it and reads its ``meta.txid``)."""
+    fd = os.open(os.fspath(target), os.O_RDWR)
+    try:
+        header = os.pread(fd, 100, 0)
+        page_size = int.from_bytes(header[16:18], "big") if len(header) == 100 else None
+        page_size = 65536 if page_size == 1 else page_size
+        epoch = -1
+        for seg in segments:
+            if seg.txid != txid + 1:
+                raise CorruptSegment(f"segment txid {seg.txid} does not follow txid {txid}")
+            if page_size is not None and seg.page_size != page_size:
+                raise CorruptSegment(
+                    f"segment txid {seg.txid} has page size {seg.page_size}, "
+                    f"the database before it {page_size}"
+                )
+            if seg.epoch < epoch:
+                raise CorruptSegment(
+                    f"segment txid {seg.txid} has writer epoch {seg.epoch}, older than the "
+                    f"epoch {epoch} before it"
+                )
+            page_size, epoch, txid = seg.page_size, seg.epoch, seg.txid
+            os.ftruncate(fd, seg.db_size_pages * page_size)
+            for pgno, data in seg.pages.items():
+                os.pwrite(fd, data, (pgno - 1) * page_size)
+    finally:
+        os.close(fd)
     return txid
 
 
