@@ -45,7 +45,6 @@ def epoch(value: str | float | None) -> float | None:
 TIME_FIELDS = frozenset(
     {"created_at", "valid_from", "valid_to", "expires_at", "ended_at", "updated_at"}
 )
-_TIME_FIELDS = TIME_FIELDS
 
 
 @functools.cache
@@ -96,7 +95,7 @@ class Record:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if f.name in _TIME_FIELDS:
+            if f.name in TIME_FIELDS:
                 value = iso(value)
             elif isinstance(value, Record):
                 value = value.to_dict()

@@ -39,6 +39,7 @@ from memoturn.engine.follow import FollowOps
 from memoturn.engine.gate import Gate
 from memoturn.engine.governance import STALENESS_S, GovernanceOps, Policies
 from memoturn.engine.handle import ProfileHandle
+from memoturn.profile import rows
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
 from memoturn.storage.gc import GcReport, collect
@@ -197,7 +198,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         if cursor is not None:
             check_name(cursor, "cursor")
         names = [n for n in self.catalog.list_profiles(ns) if cursor is None or n > cursor]
-        page, next_cursor = names[:limit], (names[limit - 1] if len(names) > limit else None)
+        page, next_cursor = rows.page(names[: limit + 1], limit, str)
         return ProfilePage(page, next_cursor)
 
     def delete_profile(self, ns: str, name: str) -> None:

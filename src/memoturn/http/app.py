@@ -33,7 +33,7 @@ from memoturn.engine import Engine
 from memoturn.engine.audit import AuditLog
 from memoturn.engine.tokens import TokenAuthority
 from memoturn.http import schemas
-from memoturn.http.auditing import Audited
+from memoturn.http.auditing import REQUEST_ID_HEADER, Audited
 from memoturn.http.auth import Node, node_of
 from memoturn.http.edge import (
     BODY_TIMEOUT_S,
@@ -197,8 +197,6 @@ _QUERY_NAMES: dict[int, frozenset[str]] = {}
 # -- errors ---------------------------------------------------------------------------------
 
 
-REQUEST_ID_HEADER = "X-Request-Id"
-"""On an answer whose details went to the node's log only: the id the log line carries."""
 _SHORT_REASONS = {
     503: "the object store did not answer",
     500: "the object store refused the request",

@@ -185,7 +185,7 @@ class MemoryOps:
         dup = self._current_duplicate(cur, req, now)
         if dup is not None:
             mem = rows.memory(dup)
-            if _changes(mem, req, now):
+            if _changes(mem, req):
                 return None  # a write: the duplicate's metadata or expiry changes
             # Inside a batch the original may be from this very transaction.
             return IngestResult(mem, max(self.db.txid, mem.txid), True, [])
@@ -207,7 +207,7 @@ class MemoryOps:
         if dup is None:
             return None
         mem = rows.memory(dup)
-        changes = _changes(mem, req, now)
+        changes = _changes(mem, req)
         metadata = req.metadata if "metadata" in changes else mem.metadata
         ttl, capped = req.ttl_s, False
         cap = self.task_ttl_max_s
@@ -449,7 +449,7 @@ class MemoryOps:
         return Written(tx.txid, 1)
 
 
-def _changes(mem: Memory, req: _Request, now: float) -> set[str]:
+def _changes(mem: Memory, req: _Request) -> set[str]:
     """What re-ingesting ``mem``'s content with ``req`` would change on it."""
     changes = set()
     if req.metadata is not None and req.metadata != mem.metadata:
