@@ -610,6 +610,8 @@ def _as_json(value: Any) -> Any:
         return value.to_dict()
     if isinstance(value, list | tuple):
         return [_as_json(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):  # e.g. the export command's summary
+        return {k: _as_json(getattr(value, k)) for k in value.__dataclass_fields__}
     return value
 
 
