@@ -20,6 +20,8 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ErasurePage,
+    ErasureResult,
     GcReport,
     ImportResult,
     IngestBatchResult,
@@ -623,3 +625,30 @@ class ProfileCalls:
         return dataclasses.replace(
             self._write("POST", "/import", ImportResult.from_dict), content=content
         )
+
+    # governance: verifiable erasure
+
+    def erase(
+        self,
+        *,
+        memory_ids: list[str] | None = None,
+        topic: str | None = None,
+        session_id: str | None = None,
+        document_ids: list[str] | None = None,
+        kv: list[dict[str, str]] | None = None,
+        all: bool = False,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> Call[ErasureResult]:
+        body = _body(
+            memory_ids=memory_ids, topic=topic, session_id=session_id,
+            document_ids=document_ids, kv=kv, all=all or None, force=force or None,
+            reason=reason,
+        )  # fmt: skip
+        return self._write("POST", "/erasures", ErasureResult.from_dict, body)
+
+    def list_erasures(self) -> Call[ErasurePage]:
+        return self._write("GET", "/erasures", ErasurePage.from_dict)
+
+    def get_erasure(self, erasure_id: str) -> Call[ErasureResult]:
+        return self._write("GET", f"/erasures/{_seg(erasure_id)}", ErasureResult.from_dict)

@@ -19,6 +19,8 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ErasurePage,
+    ErasureResult,
     GcReport,
     ImportResult,
     IngestBatchResult,
@@ -521,6 +523,44 @@ class Profile(ProfileAPI):
         (one txid). A bad line is an InvalidInput naming it and changes nothing. Pass a
         longer ``timeout`` to the client for a large profile: the node embeds every text."""
         return self._send(self._calls.import_profile(data))
+
+    def erase(
+        self,
+        *,
+        memory_ids: list[str] | None = None,
+        topic: str | None = None,
+        session_id: str | None = None,
+        document_ids: list[str] | None = None,
+        kv: list[dict[str, str]] | None = None,
+        all: bool = False,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> ErasureResult:
+        """Hard-delete items now (memories with their topic chains, a topic, a session's
+        turns and tasks, documents, KV keys ``{space, key}``, or ``all``); history is
+        rewritten after the policy's ``erasure_grace_s``, then a signed receipt is issued.
+        Checkpoints and branches still holding the content block it (``blocked_by``)
+        until deleted; ``force`` rewrites them instead."""
+        return self._send(
+            self._calls.erase(
+                memory_ids=memory_ids,
+                topic=topic,
+                session_id=session_id,
+                document_ids=document_ids,
+                kv=kv,
+                all=all,
+                force=force,
+                reason=reason,
+            )
+        )
+
+    def list_erasures(self) -> ErasurePage:
+        """The branch's erasures, oldest first."""
+        return self._send(self._calls.list_erasures())
+
+    def get_erasure(self, erasure_id: str) -> ErasureResult:
+        """One erasure; a complete one carries its signed ``receipt``."""
+        return self._send(self._calls.get_erasure(erasure_id))
 
     def __repr__(self) -> str:
         return f"<Profile {self._calls.base}@{self._calls.branch}>"

@@ -26,6 +26,8 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ErasurePage,
+    ErasureResult,
     ImportResult,
     IngestBatchResult,
     IngestResult,
@@ -272,6 +274,35 @@ class ProfileAPI(Protocol):
     def import_profile(self, data: str | bytes) -> ImportResult:
         """Load an export into this profile-branch, which must be empty, as one transaction
         (one txid). A bad line is an InvalidInput naming it and changes nothing."""
+        ...
+
+    # -- governance: verifiable erasure -----------------------------------------------------
+
+    def erase(
+        self,
+        *,
+        memory_ids: list[str] | None = None,
+        topic: str | None = None,
+        session_id: str | None = None,
+        document_ids: list[str] | None = None,
+        kv: list[dict[str, str]] | None = None,
+        all: bool = False,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> ErasureResult:
+        """Hard-delete items now (memories with their topic chains, a topic, a session's
+        turns and tasks, documents, KV keys ``{space, key}``, or ``all``); the object-store
+        history is rewritten after the policy's ``erasure_grace_s``, then a signed receipt
+        is issued. Checkpoints and branches that still hold the content block it by name
+        (``blocked_by``) until deleted; ``force`` rewrites them instead."""
+        ...
+
+    def list_erasures(self) -> ErasurePage:
+        """The branch's erasures, oldest first."""
+        ...
+
+    def get_erasure(self, erasure_id: str) -> ErasureResult:
+        """One erasure; a complete one carries its signed ``receipt``."""
         ...
 
 

@@ -481,3 +481,43 @@ class ImportResult(Record):
 
     txid: int
     counts: dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Erasure(Record):
+    """A verifiable erasure of one profile-branch's items (see docs/governance.md)."""
+
+    id: str
+    namespace: str
+    profile: str
+    branch: str
+    state: str
+    """``pending`` (history not rewritten yet), ``blocked`` or ``complete``."""
+    blocked_by: list[dict[str, Any]]
+    """Each checkpoint (``kind``, ``name``, ``branch``, ``txid``) or branch (``kind``,
+    ``name``) whose state still holds the content."""
+    asked: dict[str, Any]
+    """What was asked (the request's fields as given)."""
+    erased: int
+    """How many items were hard-deleted (memories, turns, sessions, documents, KV keys)."""
+    txid: int | None
+    """The txid of the hard delete (phase 1)."""
+    requested_at: str
+    due_at: str | None
+    """When history is rewritten at the earliest (``None``: the policy sets no deadline)."""
+    completed_at: str | None = None
+    receipt: dict[str, Any] | None = None
+    """The signed receipt, once complete."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErasureResult(Record):
+    erasure: Erasure
+    txid: int
+    """The branch's txid on this node when answered (the hard delete's or later)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErasurePage(Record):
+    erasures: list[Erasure]
+    """Oldest first."""

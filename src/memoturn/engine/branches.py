@@ -52,6 +52,17 @@ def _branch(m: Manifest) -> Branch:
     )
 
 
+def _check_not_erased(m: Manifest, txid: int) -> None:
+    """Refuse a state from before an erasure's hard delete: it still holds the content."""
+    if txid < m.erased_before and m.island(txid) is None:
+        raise Conflict(
+            f"txid {txid} of branch {m.branch!r} is from before an erasure's hard delete "
+            f"(txid {m.erased_before}): that state still holds erased content",
+            hint="the erasure names the checkpoints that block it: delete them, or erase "
+            "again with force: true to rewrite them",
+        )
+
+
 class BranchOps:
     """Mixin of :class:`~memoturn.engine.engine.Engine`."""
 
@@ -150,6 +161,7 @@ class BranchOps:
             assert txid is not None
             target = txid
         m.run_for(target)  # NotFound outside the branch's history
+        _check_not_erased(m, target)
         head, new = m.head, m.head + 1
         undo = f"undo-rewind-{new}"
         # The local WAL may still hold the target state; else read it from the store, before
@@ -228,6 +240,7 @@ class BranchOps:
             parent.run_for(at)
         else:
             at = parent.head
+        _check_not_erased(parent, at)
         m = Manifest.new(
             db, branch, now, parent=parent.ref(at), expires_at=now + ttl if ttl else None
         )

@@ -33,6 +33,7 @@ from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import Catalog
 from memoturn.engine.datadir import DataDirLock
+from memoturn.engine.erasure import ErasureOps
 from memoturn.engine.events import EngineEvents
 from memoturn.engine.follow import STALENESS_S as FOLLOW_STALENESS_S
 from memoturn.engine.follow import FollowOps
@@ -45,7 +46,7 @@ from memoturn.storage import manifest as manifests
 from memoturn.storage.gc import GcReport, collect
 from memoturn.storage.lease import DEFAULT_TTL_S, HeldElsewhere, Lease
 from memoturn.storage.localdir import LocalDirStore
-from memoturn.storage.objectstore import ObjectStore
+from memoturn.storage.objectstore import ObjectNotFound, ObjectStore
 from memoturn.storage.replica import SNAPSHOT_EVERY, Durability, Replica, build_image
 from memoturn.storage.s3 import S3Store
 from memoturn.storage.url import open_store
@@ -56,6 +57,8 @@ HIBERNATION_SNAPSHOT_AFTER = 16
 """At hibernation, write a snapshot if at least this many segments follow the last one."""
 SWEEP_EVERY_S = 60.0
 """How often a branch this node writes purges its expired memories and KV keys."""
+ERASURE_SWEEP_EVERY_S = 60.0
+"""How often the node advances the deployment's due erasures (phase 2, blockers)."""
 
 log = logging.getLogger("memoturn.engine")
 
@@ -94,7 +97,7 @@ class OpenBranch:
         self.follow_lock = threading.Lock()
 
 
-class Engine(BranchOps, FollowOps, GovernanceOps):
+class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps):
     """Namespaces > profiles > branches, each profile-branch its own SQLite database, with an
     object store as the source of truth. Thread-safe."""
 
@@ -165,6 +168,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         self._maintainer: threading.Thread | None = None
         self.gc_interval = gc_interval
         self._last_gc = time.monotonic()
+        self._last_erasure_sweep = time.monotonic()
         self.on_segment_shipped: Callable[[int, int, float], None] | None = None
         """Told (txid, bytes, seconds) of each segment uploaded."""
         self.events = EngineEvents()  # wakes, hibernations, failed uploads (metrics)
@@ -386,7 +390,13 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         path = folder / f"{m.branch_id}.db"
         _remove_db_files(path)
         if m.head > 0:
-            path.write_bytes(build_image(self.store, m, m.head))
+            try:
+                image = build_image(self.store, m, m.head)
+            except ObjectNotFound:
+                # An erasure cut this history after the manifest was read: read it again.
+                m, etag = manifests.load(self.store, db, branch)
+                image = build_image(self.store, m, m.head)
+            path.write_bytes(image)
         profile, choice = self._open_profile(path, db)
         try:
             with self._lock:
@@ -555,6 +565,12 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
                 except Exception:
                     log.warning("lease upkeep of %s failed", ob.key[0], exc_info=True)
             self._embed_pending(ob)
+            try:
+                # A copy this node only reads follows the store within the staleness bound
+                # even when idle, so an erasure's delete reaches its local files too.
+                self._fresh_enough(ob)
+            except Exception:
+                log.warning("catching up %s failed", ob.key[0], exc_info=True)
             if lease.valid() and now - ob.last_sweep >= SWEEP_EVERY_S and not ob.closed:
                 ob.last_sweep = now  # expired rows are invisible already; purge them
                 try:
@@ -606,7 +622,9 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
             pass
 
     def gc(self, *, min_age_s: float = 3600.0) -> list[GcReport]:
-        """Collect unreachable objects and expired burner branches of every profile."""
+        """Advance the due erasures, then collect unreachable objects and expired burner
+        branches of every profile."""
+        self.sweep_erasures()
         reports = []
         now = self.clock.now()
         for ns in self.catalog.list_namespaces():
@@ -620,6 +638,9 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         while not self._stop.wait(interval):
             try:
                 self.maintain()
+                if time.monotonic() - self._last_erasure_sweep >= ERASURE_SWEEP_EVERY_S:
+                    self._last_erasure_sweep = time.monotonic()
+                    self.sweep_erasures()
                 if time.monotonic() - self._last_gc >= self.gc_interval:
                     self._last_gc = time.monotonic()
                     self.gc()

@@ -10,6 +10,8 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ErasurePage,
+    ErasureResult,
     ImportResult,
     IngestBatchResult,
     IngestResult,
@@ -276,3 +278,30 @@ class ProfileHandle(ProfileAPI):
         if not isinstance(data, str | bytes | bytearray | memoryview):
             data = list(data)  # read once: the call is retried if the branch reloads
         return self._run(lambda p: p.import_profile(data))
+
+    # governance: verifiable erasure
+
+    def erase(
+        self,
+        *,
+        memory_ids: list[str] | None = None,
+        topic: str | None = None,
+        session_id: str | None = None,
+        document_ids: list[str] | None = None,
+        kv: list[dict[str, str]] | None = None,
+        all: bool = False,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> ErasureResult:
+        request = _given(
+            memory_ids=memory_ids, topic=topic, session_id=session_id,
+            document_ids=document_ids, kv=kv, all=all or None, force=force or None,
+            reason=reason,
+        )  # fmt: skip
+        return self._engine.erase(self.key, request)
+
+    def list_erasures(self) -> ErasurePage:
+        return self._engine.list_erasures(self.key)
+
+    def get_erasure(self, erasure_id: str) -> ErasureResult:
+        return self._engine.get_erasure(self.key, erasure_id)

@@ -30,7 +30,8 @@ from memoturn.core.errors import (
     Unavailable,
 )
 from memoturn.engine import Engine
-from memoturn.engine.audit import AuditLog
+from memoturn.engine.audit import Actor, AuditLog
+from memoturn.engine.audit import Call as AuditCall
 from memoturn.engine.tokens import TokenAuthority
 from memoturn.http import schemas
 from memoturn.http.auditing import REQUEST_ID_HEADER, Audited
@@ -92,6 +93,16 @@ def create_app(
     audit = AuditLog(
         engine.store, engine.policies, engine.clock, engine.node_id, tokens.signing_key
     )
+    engine.erasure_signing_key = tokens.signing_key  # erasure receipts: the deployment's key
+
+    def erasure_phase(ns: str, profile: str, branch: str, op: str, txid: int | None, n: int):
+        answer = {"txid": txid, "count": n} if txid is not None else {"count": n}
+        audit.submit(
+            AuditCall(ns, op, 200, Actor("node", engine.node_id), profile=profile,
+                      branch=branch, answer=answer)
+        )  # fmt: skip
+
+    engine.on_erasure_phase = erasure_phase
     mcp = http_app(engine, tokens, audit)
     forwarder = Forwarder(engine.node_id)
 

@@ -12,6 +12,7 @@ policies/{ns}/namespace.json                    a namespace's governance policy 
 policies/{ns}/profiles/{profile}.json           a profile's policy override (CAS)
 audit/{ns}/{node}/{seq:016d}.json               one batch of audit events of one node's chain
 audit/{ns}/{node}/head.json                     that chain's signed head (CAS)
+erasures/{ns}/{profile}/{id}.json               one erasure: its progress, then its receipt
 ```
 
 Manifests sit apart from data so that listing a namespace's profiles reads only manifests.
@@ -84,3 +85,16 @@ def audit_batch(ns: str, node: str, seq: int) -> str:
 
 def audit_head(ns: str, node: str) -> str:
     return f"audit/{ns}/{node}/head.json"
+
+
+ERASURES_PREFIX = "erasures/"
+
+
+def erasure(db: str, erasure_id: str) -> str:
+    ns, profile = db.split("--", 1)
+    return f"erasures/{ns}/{profile}/{erasure_id}.json"
+
+
+def erasures_of_profile(db: str) -> str:
+    ns, profile = db.split("--", 1)
+    return f"erasures/{ns}/{profile}/"

@@ -77,6 +77,12 @@ class Manifest:
     parent: Ref | None = None
     expires_at: float | None = None
     write_id: str = ""
+    erased_before: int = 0
+    """An erasure hard-deleted content at this txid: no rewind or branch reaches an earlier
+    txid (a checkpoint there blocks the erasure's history rewrite until removed or forced)."""
+    floor: int = 0
+    """An erasure rewrote history below this txid away: the oldest restorable state is the
+    snapshot at ``floor``. Snapshots below it are checkpoints' rewritten images (islands)."""
 
     # -- construction -------------------------------------------------------------------
 
@@ -113,11 +119,21 @@ class Manifest:
 
     @property
     def oldest(self) -> int:
-        """The oldest txid this branch can restore (its base state)."""
-        return self.runs[0].first - 1
+        """The oldest txid this branch can restore (its base state, or the floor an erasure
+        cut history at)."""
+        return max(self.runs[0].first - 1, self.floor)
+
+    def island(self, txid: int) -> tuple[int, int] | None:
+        """The rewritten image (snapshot txid, epoch) of a checkpoint below the floor."""
+        if txid >= self.floor:
+            return None
+        return next((s for s in self.snapshots if s[0] == txid), None)
 
     def run_for(self, txid: int) -> tuple[int, Run]:
-        """The index and run holding ``txid``; raises NotFound outside the history."""
+        """The index and run holding ``txid``; raises NotFound outside the history (an
+        island below the floor answers with the first run)."""
+        if self.island(txid) is not None:
+            return 0, self.runs[0]
         if not self.oldest <= txid <= self.head:
             raise NotFound(
                 f"txid {txid} is not in the history of branch {self.branch!r} "
@@ -147,12 +163,15 @@ class Manifest:
         """Every txid of this branch that has a segment."""
         out: list[int] = []
         for i, run in enumerate(self.runs):
-            out.extend(range(run.first, self.run_end(i) + 1))
+            out.extend(range(max(run.first, self.floor + 1), self.run_end(i) + 1))
         return out
 
     def plan(self, txid: int) -> tuple[tuple[int, int] | None, Ref | None, list[int]]:
         """How to restore ``txid``: (snapshot (txid, epoch) or None, base ref if no
         snapshot, segment txids to apply in order)."""
+        island = self.island(txid)
+        if island is not None:
+            return island, None, []
         _, run = self.run_for(txid)
         usable = [s for s in self.snapshots if run.first <= s[0] <= txid]
         if usable:
@@ -177,6 +196,21 @@ class Manifest:
         return self.restore_length(self.head)
 
     # -- changes (pure; the caller CASes the result) ------------------------------------
+
+    def cut_below(self, floor: int, snapshot: tuple[int, int], keep: set[tuple[int, int]]) -> None:
+        """Make ``snapshot`` (at ``floor``) the oldest restorable state: runs wholly below it
+        go, the run holding it no longer needs its base, and only snapshots above it stay,
+        plus ``keep``: the (txid, epoch) images of checkpoints below it, rewritten without
+        the erased content (islands; their epoch is negative, so their keys are new)."""
+        if not self.oldest <= floor <= self.head or snapshot[0] != floor:
+            raise Internal(f"{self.db}@{self.branch}: cannot cut history at {floor}")
+        i, _ = self.run_for(floor)
+        runs = self.runs[i:]
+        runs[0] = Run(runs[0].first, None)
+        self.runs = runs
+        self.floor = max(self.floor, floor)
+        kept = {s for s in self.snapshots if s[0] > floor} | {s for s in keep if s[0] < floor}
+        self.snapshots = sorted(kept | {snapshot})
 
     def with_segment(self, txid: int, epoch: int) -> None:
         if txid != self.head + 1:

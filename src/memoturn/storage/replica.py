@@ -333,6 +333,22 @@ class Replica:
             if self._capture.checkpoint() and self.local is not None:
                 self.local.checkpointed(self.manifest.head)
 
+    def forget_local_history(self) -> None:
+        """After a hard delete (an erasure): fold the WAL into the database file and
+        truncate it to zero bytes, and drop every earlier state the local files kept
+        (rewound WALs and files), so no local file holds a state older than the head.
+        The caller holds the profile's write lock."""
+        self.flush()
+        assert self._capture is not None and self.local is not None
+        for _ in range(100):
+            if self._capture.checkpoint():
+                break
+            time.sleep(0.01)  # a reader between statements; it finishes quickly
+        else:
+            raise Unavailable("readers kept the WAL from being checkpointed", hint="retry")
+        self.local.close()
+        self.local.record(self.manifest.head, 0)
+
     def close(self) -> None:
         if self._shipper is not None:
             self._queue.put(None)

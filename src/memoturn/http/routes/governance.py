@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from memoturn.core import validate
+from memoturn.core import model, validate
 from memoturn.core.policy import MAX_SECONDS
 from memoturn.engine.engine import MAIN
 from memoturn.http.auth import (
     BranchQuery,
+    BranchWriter,
     NamespaceAdmin,
     NsPath,
     ProfilePath,
@@ -19,6 +20,7 @@ from memoturn.http.auth import (
     Root,
     node_of,
 )
+from memoturn.http.schemas import wire
 
 router = APIRouter(prefix="/v1/namespaces", tags=["governance"])
 P = "/{ns}/profiles/{profile}"
@@ -172,3 +174,75 @@ def _number(value: str | None) -> str | float | None:
         return float(value)
     except ValueError:
         return value
+
+
+# -- verifiable erasure -------------------------------------------------------------------------
+
+
+class ErasureKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    space: str = Field(strict=True)
+    key: str = Field(strict=True)
+
+
+class ErasureIn(BaseModel):
+    """What to erase: give at least one of the selectors (or ``all`` alone)."""
+
+    model_config = ConfigDict(extra="forbid")
+    memory_ids: list[Annotated[str, Field(strict=True)]] | None = Field(
+        None, description="memories by id; each takes its whole topic chain with it"
+    )
+    topic: str | None = Field(None, strict=True, description="every version of a topic")
+    session_id: str | None = Field(
+        None, strict=True, description="a session: its turns, its task memories, its record"
+    )
+    document_ids: list[Annotated[str, Field(strict=True)]] | None = Field(
+        None, description="documents with their chunks"
+    )
+    kv: list[ErasureKey] | None = Field(None, description="KV keys")
+    all: bool | None = Field(None, strict=True, description="everything on the branch")
+    force: bool | None = Field(
+        None, strict=True, description="rewrite blocking checkpoints and branches"
+    )
+    reason: str | None = Field(None, strict=True, description="kept in the record and receipt")
+
+
+@router.post(
+    P + "/erasures",
+    response_model=wire(model.ErasureResult),
+    status_code=202,
+    tags=["governance"],
+    operation_id="erase",
+)
+def erase(body: ErasureIn, target: BranchWriter) -> dict[str, Any]:
+    """Verifiable erasure (a token not locked to one branch, with ``write``). The items are
+    hard-deleted before the answer (phase 1: rows, keyword and vector indexes, local files);
+    the object-store history is rewritten once the policy's ``erasure_grace_s`` has passed
+    (phase 2), then the erasure is ``complete`` and carries a signed ``receipt``.
+    Checkpoints and branches whose state still holds the content make it ``blocked``
+    (``blocked_by`` names each) until they are deleted; ``force: true`` rewrites them."""
+    request = body.model_dump(exclude_none=True)
+    return target.handle().erase(**request).to_dict()
+
+
+@router.get(
+    P + "/erasures",
+    response_model=wire(model.ErasurePage),
+    tags=["governance"],
+    operation_id="list_erasures",
+)
+def list_erasures(target: Reader) -> dict[str, Any]:
+    """The branch's erasures, oldest first."""
+    return target.handle().list_erasures().to_dict()
+
+
+@router.get(
+    P + "/erasures/{erasure_id}",
+    response_model=wire(model.ErasureResult),
+    tags=["governance"],
+    operation_id="get_erasure",
+)
+def get_erasure(erasure_id: str, target: Reader) -> dict[str, Any]:
+    """One erasure; a complete one carries its signed ``receipt`` (verify it offline with
+    ``memoturn erasure verify``)."""
+    return target.handle().get_erasure(erasure_id).to_dict()

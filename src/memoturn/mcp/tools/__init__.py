@@ -35,6 +35,10 @@ NOT_TOOLS: dict[str, str] = {
     "set_policy": "governance is the operator's, with the root token",
     "get_profile_policy": "governance is the operator's (REST, SDK, CLI)",
     "set_profile_policy": "governance is the operator's",
+    "erase": "erasure is irreversible and spans branches and history: a person or the "
+    "operator's program asks for it (REST, SDK); an agent retires a memory with forget",
+    "list_erasures": "governance is the operator's (REST, SDK)",
+    "get_erasure": "governance is the operator's (REST, SDK, CLI verifies receipts)",
 }
 
 
