@@ -104,6 +104,10 @@ def test_no_canary_reaches_the_audit_store(node) -> None:
     go("DELETE", base + "/branches/{name}", P + "/branches/side")
     go("POST", base + "/rewind", P + "/rewind", json={"checkpoint": "cp"})
     go("DELETE", base + "/checkpoints/{name}", P + "/checkpoints/cp")
+    erased = go("POST", base + "/erasures", P + "/erasures",
+                json={"topic": canary(), "reason": canary()}).json()  # fmt: skip
+    go("GET", base + "/erasures", P + "/erasures")
+    go("GET", base + "/erasures/{erasure_id}", P + f"/erasures/{erased['erasure']['id']}")
     go("POST", base + "/revoke-tokens", P + "/revoke-tokens")
     go("GET", "/v1/namespaces/{ns}/audit", NS + "/audit",
        params={"profile": canary(), "op": canary()})  # fmt: skip

@@ -396,3 +396,22 @@ def test_a_branch_locked_token_may_not_erase(node) -> None:
         r = c.post(P + "/erasures", json={"all": True})
         assert r.status_code == 403
         assert c.get(P + "/erasures").status_code == 200
+
+
+def test_retention_erases_what_is_older_with_one_receipt_per_sweep(node, client) -> None:
+    p = client.profile("acme", "alice")
+    p.ingest("fact", CANARY)
+    p.append_turn("chat-1", "user", CANARY)
+    client.set_profile_policy("acme", "alice", {"retention_s": 600})
+    node.engine.clock.advance(601)
+    p.ingest("fact", "a fresh memory")  # this node writes the profile now
+    node.engine.maintain()
+    (erasure,) = p.list_erasures().erasures
+    assert erasure.asked["reason"] == "retention_s 600" and erasure.erased == 2
+    assert copies(node.data_dir, skip="store") == []
+    assert [m.content for m in p.list_memories().memories] == ["a fresh memory"]
+    assert len(p.list_erasures().erasures) == 1
+    sweep(node, client)
+    done = p.get_erasure(erasure.id).erasure
+    assert done.state == "complete" and receipts.check(done.receipt) == []
+    assert copies(node.data_dir) == []

@@ -43,7 +43,49 @@ def run(*, quick: bool, s3: Callable[[str], Any] | None = None) -> list[Result]:
             results += _overhead(Path(tmp) / label.split()[0], make(), label, calls)
         progress("audit verify")
         results += _verify(Path(tmp) / "verify", 10_000 if quick else 100_000)
+        for size in (10, 1_000 if quick else 10_000):
+            progress(f"erasure phases, {size} memories")
+            results += _erasure(Path(tmp) / f"erasure-{size}", size, 3 if quick else 5)
     return results
+
+
+def _erasure(folder: Path, size: int, rounds: int) -> list[Result]:
+    """Phase 1 (the request: hard delete, WAL truncate) and phase 2 (the history rewrite,
+    the deletions and the signed receipt) of erasing one memory from a profile of ``size``
+    memories, in process on the local-dir store."""
+    from memoturn.core.clock import ManualClock
+
+    clock = ManualClock()
+    phase1, phase2 = [], []
+    with memoturn.open(folder, clock=clock) as eng:
+        eng.create_namespace("acme")
+        eng.set_policy("acme", {"erasure_grace_s": 1})
+        for r in range(rounds):
+            name = f"p{r}"
+            eng.create_profile("acme", name)
+            p = eng.profile("acme", name)
+            for start in range(0, size, 500):
+                n = min(500, size - start)
+                p.ingest_many([{"type": "fact", "content": f"note {start + i} of {name}"}
+                               for i in range(n)])  # fmt: skip
+            target = p.ingest("fact", "the memory to erase").memory.id
+            t0 = time.perf_counter()
+            eid = p.erase(memory_ids=[target]).erasure.id
+            phase1.append(time.perf_counter() - t0)
+            clock.advance(2)
+            t0 = time.perf_counter()
+            eng.sweep_erasures()
+            phase2.append(time.perf_counter() - t0)
+            assert p.get_erasure(eid).erasure.state == "complete"
+    return [
+        Result(f"erasure phase 1 (hard delete), {size} memories (local)", "s", phase1),
+        Result(
+            f"erasure phase 2 (history rewrite + receipt), {size} memories (local)",
+            "s",
+            phase2,
+            note="one sweep of one due erasure",
+        ),
+    ]
 
 
 def _overhead(data: Path, store: ObjectStore | None, label: str, calls: int) -> list[Result]:

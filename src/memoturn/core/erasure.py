@@ -33,6 +33,9 @@ class ErasureRequest:
     all: bool = False
     force: bool = False
     reason: str | None = None
+    retention_before: float | None = None
+    """The sweeper's retention erasures: every memory, turn and document created at or
+    before this time (never from a client)."""
 
     def asked(self) -> dict[str, Any]:
         """The request as given (for the record and the receipt): only the fields set."""
@@ -53,11 +56,18 @@ class ErasureRequest:
             out["force"] = True
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.retention_before is not None:
+            out["retention_before"] = self.retention_before
         return out
 
     @classmethod
     def from_asked(cls, doc: Mapping[str, Any]) -> ErasureRequest:
-        return parse(doc)
+        """The request back from :meth:`asked` (a stored record)."""
+        rest = dict(doc)
+        before = rest.pop("retention_before", None)
+        if before is not None:
+            return cls(retention_before=float(before), reason=rest.get("reason"))
+        return parse(rest)
 
 
 def _ids(value: object, field: str) -> tuple[str, ...]:

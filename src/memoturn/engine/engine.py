@@ -574,6 +574,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps):
             if lease.valid() and now - ob.last_sweep >= SWEEP_EVERY_S and not ob.closed:
                 ob.last_sweep = now  # expired rows are invisible already; purge them
                 try:
+                    self._retention_erasure(ob)  # what retention_s passed: erased, receipted
                     with ob.gate.shared():
                         if not ob.closed:
                             self._governed(ob)  # the retention period, as of now

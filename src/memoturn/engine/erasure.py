@@ -41,7 +41,7 @@ from memoturn.core.ids import new_id
 from memoturn.core.model import Erasure, ErasurePage, ErasureResult
 from memoturn.engine import receipts
 from memoturn.engine.audit import at
-from memoturn.profile.erase import erase, erase_in_place
+from memoturn.profile.erase import erase, erase_in_place, retained_count
 from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.gc import _live_manifests
@@ -105,7 +105,9 @@ class ErasureOps:
 
     def erase(self: Engine, key: Key, request: Mapping[str, Any]) -> ErasureResult:
         """Phase 1 of an erasure of ``key`` (see the module docstring)."""
-        req = parse(request)
+        return self._start_erasure(key, parse(request))
+
+    def _start_erasure(self: Engine, key: Key, req: ErasureRequest) -> ErasureResult:
         db, branch = key
         ns, name = db.split("--", 1)
         grace = self.policies.effective(ns, name).erasure_grace_s
@@ -159,6 +161,21 @@ class ErasureOps:
                 log.info("erasure %s not advanced here: %s", doc["id"], e)
             out.append(_record(doc))
         return out
+
+    def _retention_erasure(self: Engine, ob: OpenBranch) -> None:
+        """The sweeper's: erase what the retention period has passed, as one erasure (one
+        receipt) per sweep and branch. The caller is the branch's writer."""
+        ns, name = ob.key[0].split("--", 1)
+        retention = self.policies.effective(ns, name).retention_s
+        if retention is None:
+            return
+        cutoff = self.clock.now() - retention
+        with ob.gate.shared():
+            if ob.closed or retained_count(ob.profile, cutoff) == 0:
+                return
+        self._start_erasure(
+            ob.key, ErasureRequest(retention_before=cutoff, reason=f"retention_s {retention}")
+        )
 
     # -- records ----------------------------------------------------------------------------
 

@@ -87,6 +87,11 @@ def delete_rows(
             (req.session_id,),
         ):
             memory_rows[row[0]] = row
+    if req.retention_before is not None:  # the sweeper's: everything past retention
+        for row in take(
+            f"SELECT {cols} FROM memories WHERE created_at <= ?", (req.retention_before,)
+        ):
+            memory_rows[row[0]] = row
     for rid, mid, content, _, reason in sorted(memory_rows.values()):
         items.append(ErasedItem("memory", mid, digest(secret, content)))
         cur.execute("DELETE FROM memories WHERE rid = ?", (rid,))
@@ -114,10 +119,27 @@ def delete_rows(
             items.append(ErasedItem("session", sid, digest(secret, row[0])))
             cur.execute("DELETE FROM sessions WHERE id = ?", (sid,))
 
+    if req.retention_before is not None:
+        for rid, sid, turn, content in take(
+            "SELECT rid, session_id, turn, content FROM turns WHERE created_at <= ?",
+            (req.retention_before,),
+        ):
+            items.append(ErasedItem("turn", f"{sid}#{turn}", digest(secret, content)))
+            rids["turns"].append(rid)
+            cur.execute("DELETE FROM turns WHERE rid = ?", (rid,))
+
     # documents and their chunks
-    documents = (
-        [r[0] for r in take("SELECT id FROM documents", ())] if req.all else req.document_ids
-    )
+    if req.all:
+        documents: list[str] | tuple[str, ...] = [
+            r[0] for r in take("SELECT id FROM documents", ())
+        ]
+    elif req.retention_before is not None:
+        documents = [
+            r[0]
+            for r in take("SELECT id FROM documents WHERE created_at <= ?", (req.retention_before,))
+        ]
+    else:
+        documents = req.document_ids
     for did in documents:
         row = cur.execute("SELECT content FROM documents WHERE id = ?", (did,)).fetchone()
         if row is None:
@@ -146,6 +168,17 @@ def delete_rows(
         for table in _TABLES_ALL:
             cur.execute(f"DELETE FROM {table}")
     return items, rids
+
+
+def retained_count(profile: Profile, cutoff: float) -> int:
+    """How many memories, turns and documents were created at or before ``cutoff``."""
+    with profile.db.read() as cur:
+        return sum(
+            cur.execute(
+                f"SELECT count(*) FROM {table} WHERE created_at <= ?", (cutoff,)
+            ).fetchone()[0]
+            for table in ("memories", "turns", "documents")
+        )
 
 
 def drop_from_indexes(profile: Profile, rids: dict[str, list[int]]) -> None:
