@@ -14,12 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.governance.conftest import bearer
 
 import memoturn
 from memoturn.core.clock import ManualClock
 from memoturn.engine import receipts
 from memoturn.http import ThrowawayNode
-from tests.governance.conftest import bearer
 
 CANARY = "zq-canary-7f3a9 the secret about the purple giraffe"
 GRACE = 3600
