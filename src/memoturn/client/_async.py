@@ -25,6 +25,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     MintedToken,
@@ -526,6 +527,12 @@ class AsyncProfile:
         (one txid). A bad line is an InvalidInput naming it and changes nothing. Pass a
         longer ``timeout`` to the client for a large profile: the node embeds every text."""
         return await self._send(self._calls.import_profile(data))
+
+    async def diff(self, from_: str, to: str) -> MemoryDiff:
+        """The current memories at point ``to`` compared with those at ``from_``: added,
+        removed and changed. A point is ``branch:NAME`` (its head), ``checkpoint:NAME`` or
+        ``txid:N`` of this branch, or ``checkpoint:BRANCH/NAME``, ``txid:BRANCH/N``."""
+        return await self._send(self._calls.diff(from_, to))
 
     def __repr__(self) -> str:
         return f"<AsyncProfile {self._calls.base}@{self._calls.branch}>"

@@ -27,6 +27,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     MintedToken,
@@ -623,3 +624,8 @@ class ProfileCalls:
         return dataclasses.replace(
             self._write("POST", "/import", ImportResult.from_dict), content=content
         )
+
+    # history
+
+    def diff(self, from_: str, to: str) -> Call[MemoryDiff]:
+        return self._read("GET", "/diff", MemoryDiff.from_dict, **{"from": from_, "to": to})

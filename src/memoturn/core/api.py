@@ -32,6 +32,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     ProfilePage,
@@ -272,6 +273,14 @@ class ProfileAPI(Protocol):
     def import_profile(self, data: str | bytes) -> ImportResult:
         """Load an export into this profile-branch, which must be empty, as one transaction
         (one txid). A bad line is an InvalidInput naming it and changes nothing."""
+        ...
+
+    # -- history ----------------------------------------------------------------------------
+
+    def diff(self, from_: str, to: str) -> MemoryDiff:
+        """The current memories at point ``to`` compared with those at ``from_``: added,
+        removed and changed. A point is ``branch:NAME`` (its head), ``checkpoint:NAME`` or
+        ``txid:N`` of this branch, or ``checkpoint:BRANCH/NAME``, ``txid:BRANCH/N``."""
         ...
 
 

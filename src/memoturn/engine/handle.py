@@ -16,6 +16,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     RecallResult,
@@ -29,6 +30,7 @@ from memoturn.core.model import (
     VectorQueryResult,
     Written,
 )
+from memoturn.engine.diff import memory_diff
 
 if TYPE_CHECKING:
     from memoturn.engine.engine import Engine, Key
@@ -276,3 +278,8 @@ class ProfileHandle(ProfileAPI):
         if not isinstance(data, str | bytes | bytearray | memoryview):
             data = list(data)  # read once: the call is retried if the branch reloads
         return self._run(lambda p: p.import_profile(data))
+
+    # history
+
+    def diff(self, from_: str, to: str) -> MemoryDiff:
+        return memory_diff(self._engine, self.key, from_, to)

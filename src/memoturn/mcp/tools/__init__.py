@@ -35,6 +35,7 @@ NOT_TOOLS: dict[str, str] = {
     "set_policy": "governance is the operator's, with the root token",
     "get_profile_policy": "governance is the operator's (REST, SDK, CLI)",
     "set_profile_policy": "governance is the operator's",
+    "diff": "an inspector's view of history (REST, SDK, CLI, /ui/); an agent recalls",
 }
 
 
