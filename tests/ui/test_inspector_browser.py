@@ -45,6 +45,7 @@ def seeded(node) -> dict[str, str]:
     checkpoints, a rewind and a branch; acme/bob with one memory."""
     with memoturn.Client(node.url, node.root_token) as c:
         c.create_namespace("acme")
+        c.set_policy("acme", {"audit": True})
         c.create_profile("acme", "alice")
         c.create_profile("acme", "bob")
         alice = c.profile("acme", "alice")
@@ -189,6 +190,9 @@ def test_the_inspector_in_a_browser(node, seeded, browser: Browser, screens: Pat
     erasures = b.text("#erasures")
     assert "not available on this node" in erasures or "STATE" in erasures.upper()
     assert not b.find_all("#audit .error"), b.text("#audit")
+    ops = b.text("#audit")
+    assert len(b.find_all("#audit .audit-event")) >= 10
+    assert "ingest" in ops and "rewind" in ops and "create_checkpoint" in ops
     shot("10-governance")
 
     # A profile token sees its profile only: bob's token lands on bob, and alice is refused.

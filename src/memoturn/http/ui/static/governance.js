@@ -38,22 +38,34 @@ async function auditPart(el, ctx) {
     clear(el, h("p", { class: "muted" }, "The audit stream needs the namespace's token (or root); this is a profile token."));
     return;
   }
-  try {
-    const page = await api("GET", ns(ctx.ns) + "/audit", { query: { profile: ctx.profile, limit: 200 } });
-    clear(el, h("p", { class: "muted" }, `${page.events.length} events, oldest first` + (page.next_cursor ? " (more on the next page)" : "")),
+  const events = [];
+  const more = async (cursor) => {
+    const page = await api("GET", ns(ctx.ns) + "/audit", { query: { profile: ctx.profile, limit: 200, cursor } });
+    events.push(...page.events);
+    clear(el, h("p", { class: "muted" }, `${events.length} events, oldest first`),
       table([
         { title: "seq", cell: (e) => String(e.seq) },
         { title: "at", cell: (e) => when(e.at) },
         { title: "op", cell: (e) => h("code", {}, e.op) },
         { title: "branch", cell: (e) => e.branch || "" },
-        { title: "actor", cell: (e) => json(e.actor) },
+        { title: "actor", cell: (e) => actor(e.actor) },
         { title: "status", cell: (e) => String(e.status) },
         { title: "txid", cell: (e) => (e.txid ?? "") },
         { title: "count", cell: (e) => (e.count ?? "") },
-      ], page.events, () => ({ class: "audit-event" })));
+      ], events, () => ({ class: "audit-event" })),
+      page.next_cursor ? h("button", { id: "audit-more", onclick: () => more(page.next_cursor).catch((e) => el.append(errorBox(e))) }, "Load more") : null);
+  };
+  try {
+    await more(null);
   } catch (e) {
     clear(el, errorBox(e));
   }
+}
+
+function actor(a) {
+  if (!a || typeof a !== "object") return json(a);
+  const who = a.kind === "root" ? "root" : a.subject || a.kind;
+  return h("span", { title: json(a) }, who, a.token_id ? h("span", { class: "muted" }, ` · token ${a.token_id}`) : null);
 }
 
 async function erasuresPart(el, ctx) {
