@@ -45,9 +45,10 @@ def ensure_chromium() -> tuple[str, str]:
             raise RuntimeError(f"installing {PACKAGES} needs root or sudo; neither is here")
         prefix = ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt run may hold the lock
     steps = [
-        [*prefix, "apt-get", "update", "-qq"],
-        [*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+        [*prefix, "apt-get", *wait, "update", "-qq"],
+        [*prefix, "apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
     ]
     for cmd in steps:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)

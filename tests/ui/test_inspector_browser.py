@@ -18,7 +18,8 @@ from tests.ui.chromium import Browser, chromedriver, ensure_chromium
 import memoturn
 from memoturn.testing import NodeProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# The first run on a fresh machine installs Chromium (apt-get) in the set-up: allow for it.
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(1800)]
 
 EXPECTED = [
     # GET P/erasures where the node has no such route: the view says "not available".
