@@ -17,6 +17,7 @@ from memoturn.core.model import (
     KVPage,
     KVSpacePage,
     Memory,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     SessionPage,
@@ -62,6 +63,18 @@ def _memory_detail(r: MemoryResult) -> str:
         ("txid", m.txid),
     ]
     return "\n".join(f"{k}:\t{v}" for k, v in fields if v is not None)
+
+
+def _show_diff(d: MemoryDiff) -> str:
+    a, b = d.from_point, d.to_point
+    out = [f"from {a.spec} ({a.branch}@{a.txid}) to {b.spec} ({b.branch}@{b.txid})"]
+    out += [f"+ {_memory_line(m)}" for m in d.added]
+    out += [f"- {_memory_line(m)}" for m in d.removed]
+    for c in d.changed:
+        out.append(f"~ {_memory_line(c.after)}\t(changed: {', '.join(c.fields)})")
+    if len(out) == 1:
+        out.append("(no differences)")
+    return "\n".join(out)
 
 
 def add_commands(
@@ -235,3 +248,16 @@ def add_commands(
             r.collections, lambda v: f"{v.name}\t{v.dim} dims\t{v.count} vectors", r.next_cursor
         ),
     )
+
+    p = parser(
+        sub,
+        "diff",
+        "Compare the current memories of two points of history: + added, - removed, "
+        "~ changed. A point is branch:NAME, checkpoint:[BRANCH/]NAME or txid:[BRANCH/]N.",
+        "memoturn diff acme/alice --from checkpoint:before-import --to branch:main",
+        parents=[common],
+    )
+    target(p)
+    p.add_argument("--from", dest="from_", required=True, metavar="POINT")
+    p.add_argument("--to", required=True, metavar="POINT")
+    p.set_defaults(run=lambda c, a: handle(c, a).diff(a.from_, a.to), show=_show_diff)

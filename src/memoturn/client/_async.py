@@ -27,6 +27,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     MintedToken,
@@ -566,6 +567,12 @@ class AsyncProfile:
     async def get_erasure(self, erasure_id: str) -> ErasureResult:
         """One erasure; a complete one carries its signed ``receipt``."""
         return await self._send(self._calls.get_erasure(erasure_id))
+
+    async def diff(self, from_: str, to: str) -> MemoryDiff:
+        """The current memories at point ``to`` compared with those at ``from_``: added,
+        removed and changed. A point is ``branch:NAME`` (its head), ``checkpoint:NAME`` or
+        ``txid:N`` of this branch, or ``checkpoint:BRANCH/NAME``, ``txid:BRANCH/N``."""
+        return await self._send(self._calls.diff(from_, to))
 
     def __repr__(self) -> str:
         return f"<AsyncProfile {self._calls.base}@{self._calls.branch}>"

@@ -29,6 +29,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     MintedToken,
@@ -652,3 +653,8 @@ class ProfileCalls:
 
     def get_erasure(self, erasure_id: str) -> Call[ErasureResult]:
         return self._write("GET", f"/erasures/{_seg(erasure_id)}", ErasureResult.from_dict)
+
+    # history
+
+    def diff(self, from_: str, to: str) -> Call[MemoryDiff]:
+        return self._read("GET", "/diff", MemoryDiff.from_dict, **{"from": from_, "to": to})

@@ -34,6 +34,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     ProfilePage,
@@ -303,6 +304,14 @@ class ProfileAPI(Protocol):
 
     def get_erasure(self, erasure_id: str) -> ErasureResult:
         """One erasure; a complete one carries its signed ``receipt``."""
+        ...
+
+    # -- history ----------------------------------------------------------------------------
+
+    def diff(self, from_: str, to: str) -> MemoryDiff:
+        """The current memories at point ``to`` compared with those at ``from_``: added,
+        removed and changed. A point is ``branch:NAME`` (its head), ``checkpoint:NAME`` or
+        ``txid:N`` of this branch, or ``checkpoint:BRANCH/NAME``, ``txid:BRANCH/N``."""
         ...
 
 

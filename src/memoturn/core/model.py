@@ -521,3 +521,37 @@ class ErasureResult(Record):
 class ErasurePage(Record):
     erasures: list[Erasure]
     """Oldest first."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DiffPoint(Record):
+    """One side of a diff: the spec as given and the (branch, txid) it named."""
+
+    spec: str
+    branch: str
+    txid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MemoryChange(Record):
+    """A memory current at both points whose fields differ (``fields`` names them)."""
+
+    id: str
+    fields: list[str]
+    before: Memory
+    after: Memory
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MemoryDiff(Record):
+    """The current memories of two points of a profile's history compared: ``added`` are
+    current at ``to_point`` only, ``removed`` at ``from_point`` only (superseded, forgotten,
+    expired or never there), ``changed`` at both with different fields. ``txid`` is the
+    request branch's txid when it was read."""
+
+    from_point: DiffPoint
+    to_point: DiffPoint
+    added: list[Memory]
+    removed: list[Memory]
+    changed: list[MemoryChange]
+    txid: int

@@ -18,6 +18,7 @@ from memoturn.core.model import (
     KVPage,
     KVResult,
     KVSpacePage,
+    MemoryDiff,
     MemoryPage,
     MemoryResult,
     RecallResult,
@@ -31,6 +32,7 @@ from memoturn.core.model import (
     VectorQueryResult,
     Written,
 )
+from memoturn.engine.diff import memory_diff
 
 if TYPE_CHECKING:
     from memoturn.engine.engine import Engine, Key
@@ -305,3 +307,8 @@ class ProfileHandle(ProfileAPI):
 
     def get_erasure(self, erasure_id: str) -> ErasureResult:
         return self._engine.get_erasure(self.key, erasure_id)
+
+    # history
+
+    def diff(self, from_: str, to: str) -> MemoryDiff:
+        return memory_diff(self._engine, self.key, from_, to)

@@ -48,6 +48,7 @@ from memoturn.http.edge import (
 from memoturn.http.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from memoturn.http.routes import admin, gc, governance, history, memories, sessions, store, transfer
 from memoturn.http.schemas import ERROR_RESPONSES
+from memoturn.http.ui import router as ui_router
 from memoturn.mcp import http_app
 from memoturn.storage.lease import HeldElsewhere
 
@@ -139,6 +140,7 @@ def create_app(
     _node_routes(app)
     for module in (admin, memories, sessions, store, history, gc, governance, transfer):
         app.include_router(module.router)
+    app.include_router(ui_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 
 from memoturn.core import model
+from memoturn.core.diff import parse_point
 from memoturn.core.errors import InvalidInput, Unavailable
+from memoturn.engine.tokens import READ
 from memoturn.http import schemas
-from memoturn.http.auth import BranchReader, BranchWriter, Reader, Writer
+from memoturn.http.auth import BranchReader, BranchWriter, MinTxid, Reader, Writer, node_of
 from memoturn.http.schemas import wire
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/profiles/{profile}", tags=["history"])
@@ -113,3 +115,36 @@ def delete_branch(name: str, target: BranchWriter) -> dict[str, Any]:
     with _storage_engine():
         target.engine.delete_branch(target.ns, target.profile, name)
     return {"deleted": True}
+
+
+FromPoint = Annotated[
+    str, Query(alias="from", description="a point: branch:NAME, checkpoint:NAME, txid:N")
+]
+ToPoint = Annotated[str, Query(description="a point, as for from")]
+
+
+@router.get(
+    "/diff",
+    response_model=wire(model.MemoryDiff),
+    responses=schemas.READ_RESPONSES,
+    operation_id="diff",
+)
+def diff(
+    request: Request,
+    target: Reader,
+    from_: FromPoint,
+    to: ToPoint,
+    min_txid: MinTxid = None,
+) -> dict[str, Any]:
+    """The current memories at ``to`` compared with those at ``from``: ``added``,
+    ``removed`` (superseded, forgotten, expired or never there) and ``changed`` (same id,
+    fields differ). A point is ``branch:NAME`` (its head), ``checkpoint:NAME`` or ``txid:N``
+    of ``?branch=``, or ``checkpoint:BRANCH/NAME``, ``txid:BRANCH/N`` of another branch (a
+    token locked to one branch may name only that one)."""
+    node = node_of(request)
+    for spec, what in ((from_, "from"), (to, "to")):
+        point = parse_point(spec, what, target.branch)
+        node.tokens.require_profile(
+            request.state.grant, target.ns, target.profile, branch=point.branch, scope=READ
+        )
+    return target.handle(min_txid).diff(from_, to).to_dict()

@@ -39,6 +39,7 @@ NOT_TOOLS: dict[str, str] = {
     "operator's program asks for it (REST, SDK); an agent retires a memory with forget",
     "list_erasures": "governance is the operator's (REST, SDK)",
     "get_erasure": "governance is the operator's (REST, SDK, CLI verifies receipts)",
+    "diff": "an inspector's view of history (REST, SDK, CLI, /ui/); an agent recalls",
 }
 
 
