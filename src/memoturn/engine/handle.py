@@ -10,6 +10,7 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ExtractResult,
     ImportResult,
     IngestBatchResult,
     IngestResult,
@@ -159,9 +160,12 @@ class ProfileHandle(ProfileAPI):
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
+        auto_extract: dict[str, Any] | None = None,
     ) -> SessionResult:
         return self._run(
-            lambda p: p.open_session(session_id, task_ttl_s=task_ttl_s, metadata=metadata)
+            lambda p: p.open_session(
+                session_id, task_ttl_s=task_ttl_s, metadata=metadata, auto_extract=auto_extract
+            )
         )
 
     def get_session(self, session_id: str) -> SessionResult:
@@ -276,3 +280,20 @@ class ProfileHandle(ProfileAPI):
         if not isinstance(data, str | bytes | bytearray | memoryview):
             data = list(data)  # read once: the call is retried if the branch reloads
         return self._run(lambda p: p.import_profile(data))
+
+    # extraction (the engine's: it calls a model between reading and writing the branch)
+
+    def extract(
+        self,
+        session_id: str,
+        *,
+        preview: bool = False,
+        extractor: str | None = None,
+        max_turns: int | None = None,
+    ) -> ExtractResult:
+        return self._engine._extract(
+            self.key, session_id, preview=preview, extractor=extractor, max_turns=max_turns
+        )
+
+    def extract_apply(self, session_id: str, branch: str) -> ExtractResult:
+        return self._engine._extract_apply(self.key, session_id, branch)
