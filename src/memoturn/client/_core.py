@@ -20,6 +20,7 @@ from memoturn.core.model import (
     CollectionPage,
     DocumentPage,
     DocumentResult,
+    ExtractResult,
     GcReport,
     ImportResult,
     IngestBatchResult,
@@ -473,8 +474,12 @@ class ProfileCalls:
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
+        auto_extract: dict[str, Any] | None = None,
     ) -> Call[SessionResult]:
-        body = _body(session_id=session_id, task_ttl_s=task_ttl_s, metadata=metadata)
+        body = _body(
+            session_id=session_id, task_ttl_s=task_ttl_s, metadata=metadata,
+            auto_extract=auto_extract,
+        )  # fmt: skip
         return self._write("POST", "/sessions", SessionResult.from_dict, body)
 
     def get_session(self, session_id: str) -> Call[SessionResult]:
@@ -622,4 +627,27 @@ class ProfileCalls:
         content = data.encode() if isinstance(data, str) else bytes(data)
         return dataclasses.replace(
             self._write("POST", "/import", ImportResult.from_dict), content=content
+        )
+
+    # extraction
+
+    def extract(
+        self,
+        session_id: str,
+        *,
+        preview: bool = False,
+        extractor: str | None = None,
+        max_turns: int | None = None,
+    ) -> Call[ExtractResult]:
+        body = _body(preview=preview or None, extractor=extractor, max_turns=max_turns)
+        return self._write(
+            "POST", f"/sessions/{_seg(session_id)}/extract", ExtractResult.from_dict, body
+        )
+
+    def extract_apply(self, session_id: str, branch: str) -> Call[ExtractResult]:
+        return self._write(
+            "POST",
+            f"/sessions/{_seg(session_id)}/extract/apply",
+            ExtractResult.from_dict,
+            {"branch": branch},
         )

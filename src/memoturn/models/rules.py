@@ -26,7 +26,15 @@ from collections.abc import Sequence
 
 from memoturn.models.extractor import Candidate, TurnText
 
-_SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENTENCES = re.compile(
+    r"(?<=[.!?;])\s+|\n+|,?\s+(?:and|but)\s+(?=(?:i|i'm|i’m|my)\b)|,\s+(?=(?:i'm|i’m|i am|my)\b)",
+    re.I,
+)
+_TRAILING = re.compile(
+    r"(?:,?\s+(?:please|too|as well|as i said|by the way|btw|now|recently|last (?:week|month|year)"
+    r"|yesterday|today))+$",
+    re.I,
+)
 _I = re.compile(
     r"^(?:(?:and|but|so|well|also|oh|actually|hi|hello|hey|yes|yeah|no|ok|okay|btw)\b[,!]?\s*)*",
     re.I,
@@ -39,7 +47,7 @@ _TRANSIENT = re.compile(
 
 
 def _clean(text: str) -> str:
-    return text.strip().rstrip(".!?;,").strip()
+    return _TRAILING.sub("", text.strip().rstrip(".!?;,").strip()).strip()
 
 
 def _slug(words: str) -> str:
