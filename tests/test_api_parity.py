@@ -145,6 +145,7 @@ CLI_OPERATIONS = {
     ("policy", "get"): "get_policy",
     ("policy", "set"): "set_policy",
     ("diff",): "diff",
+    ("extract",): "extract",
 }
 """The CLI where it applies: every node operation, and reading what a profile holds."""
 

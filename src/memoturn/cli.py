@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from memoturn import __version__, cli_inspector, erasure_cli, governance_cli
+from memoturn import __version__, cli_extract, cli_inspector, erasure_cli, governance_cli
 from memoturn.core.errors import Conflict, InvalidInput, MemoturnError, Unauthorized
 from memoturn.core.model import Record, iso
 from memoturn.engine.tokens import ROOT_TOKEN_FILE, signing_seed_from
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="MEMOTURN_LOG_LEVEL",
     )
+    cli_extract.add_serve_options(s)
     s.set_defaults(run=_serve)
 
     ns = _parser(sub, "ns", "Namespaces (root token).", "memoturn ns create acme")
@@ -456,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     governance_cli.add_commands(sub, common, _parser)
     erasure_cli.add_commands(sub, _parser)
     _transfer_commands(sub, common)
+    cli_extract.add_commands(sub, _parser, common, _profile_ref)
 
     _parser(
         sub,
@@ -662,6 +664,7 @@ def _serve(args: argparse.Namespace) -> int:
         from memoturn.storage.url import open_store
 
         options["object_store"] = open_store(args.object_store, endpoint=args.s3_endpoint)
+    options.update(cli_extract.engine_options(args))
     if args.hibernate_after is not None:
         options["hibernate_after"] = float(args.hibernate_after)
     seed = signing_seed_from(_env("SIGNING_KEY"))

@@ -34,6 +34,7 @@ EXPECTED_TOOLS = [
     "branch_create",
     "branch_list",
     "branch_delete",
+    "memory_extract",
 ]
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from memoturn import Conflict, InvalidInput, MemoturnError, NotFound
 from memoturn.core.clock import ManualClock
 from memoturn.profile.profile import Profile
+from memoturn.profile.schema import SCHEMA_VERSION
 
 TOPICS = [None, "diet", "home", "work"]
 WORDS = ["tea", "coffee", "Paris", "Berlin", "vegan", "cats", "café", "naïve\u2028line"]
@@ -243,7 +244,7 @@ def test_an_export_names_its_format_and_holds_every_kind(pair, clock) -> None:
     assert lines[0] == {
         "kind": "header",
         "format": 1,
-        "schema_version": 3,
+        "schema_version": SCHEMA_VERSION,
         "embedder": source.embedder.name,
         "dim": source.embedder.dim,
     }

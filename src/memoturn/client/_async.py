@@ -20,6 +20,7 @@ from memoturn.core.model import (
     DocumentResult,
     ErasurePage,
     ErasureResult,
+    ExtractResult,
     GcReport,
     ImportResult,
     IngestBatchResult,
@@ -389,10 +390,14 @@ class AsyncProfile:
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
+        auto_extract: dict[str, Any] | None = None,
     ) -> SessionResult:
-        """Open a session (a new id when none is given)."""
+        """Open a session (a new id when none is given); ``auto_extract`` has the node
+        extract memories from its turns in the background (off by default)."""
         return await self._send(
-            self._calls.open_session(session_id, task_ttl_s=task_ttl_s, metadata=metadata)
+            self._calls.open_session(
+                session_id, task_ttl_s=task_ttl_s, metadata=metadata, auto_extract=auto_extract
+            )
         )
 
     async def get_session(self, session_id: str) -> SessionResult:
@@ -573,6 +578,29 @@ class AsyncProfile:
         removed and changed. A point is ``branch:NAME`` (its head), ``checkpoint:NAME`` or
         ``txid:N`` of this branch, or ``checkpoint:BRANCH/NAME``, ``txid:BRANCH/N``."""
         return await self._send(self._calls.diff(from_, to))
+
+    async def extract(
+        self,
+        session_id: str,
+        *,
+        preview: bool = False,
+        extractor: str | None = None,
+        max_turns: int | None = None,
+    ) -> ExtractResult:
+        """Turn the session's turns not yet extracted into typed memories; answers a
+        per-turn ``report``. ``preview``: on a burner branch (``branch`` in the answer),
+        to apply with :meth:`extract_apply` or delete. A slow model may need a longer
+        client ``timeout``."""
+        return await self._send(
+            self._calls.extract(
+                session_id, preview=preview, extractor=extractor, max_turns=max_turns
+            )
+        )
+
+    async def extract_apply(self, session_id: str, branch: str) -> ExtractResult:
+        """Apply a preview's memories from its burner ``branch`` to this branch (no model
+        call), then delete the burner branch."""
+        return await self._send(self._calls.extract_apply(session_id, branch))
 
     def __repr__(self) -> str:
         return f"<AsyncProfile {self._calls.base}@{self._calls.branch}>"

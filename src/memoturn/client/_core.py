@@ -22,6 +22,7 @@ from memoturn.core.model import (
     DocumentResult,
     ErasurePage,
     ErasureResult,
+    ExtractResult,
     GcReport,
     ImportResult,
     IngestBatchResult,
@@ -476,8 +477,12 @@ class ProfileCalls:
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
+        auto_extract: dict[str, Any] | None = None,
     ) -> Call[SessionResult]:
-        body = _body(session_id=session_id, task_ttl_s=task_ttl_s, metadata=metadata)
+        body = _body(
+            session_id=session_id, task_ttl_s=task_ttl_s, metadata=metadata,
+            auto_extract=auto_extract,
+        )  # fmt: skip
         return self._write("POST", "/sessions", SessionResult.from_dict, body)
 
     def get_session(self, session_id: str) -> Call[SessionResult]:
@@ -658,3 +663,26 @@ class ProfileCalls:
 
     def diff(self, from_: str, to: str) -> Call[MemoryDiff]:
         return self._read("GET", "/diff", MemoryDiff.from_dict, **{"from": from_, "to": to})
+
+    # extraction
+
+    def extract(
+        self,
+        session_id: str,
+        *,
+        preview: bool = False,
+        extractor: str | None = None,
+        max_turns: int | None = None,
+    ) -> Call[ExtractResult]:
+        body = _body(preview=preview or None, extractor=extractor, max_turns=max_turns)
+        return self._write(
+            "POST", f"/sessions/{_seg(session_id)}/extract", ExtractResult.from_dict, body
+        )
+
+    def extract_apply(self, session_id: str, branch: str) -> Call[ExtractResult]:
+        return self._write(
+            "POST",
+            f"/sessions/{_seg(session_id)}/extract/apply",
+            ExtractResult.from_dict,
+            {"branch": branch},
+        )

@@ -28,6 +28,7 @@ from memoturn.core.model import (
     DocumentResult,
     ErasurePage,
     ErasureResult,
+    ExtractResult,
     ImportResult,
     IngestBatchResult,
     IngestResult,
@@ -145,8 +146,11 @@ class ProfileAPI(Protocol):
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
+        auto_extract: dict[str, Any] | None = None,
     ) -> SessionResult:
-        """Open a session (a new id when none is given)."""
+        """Open a session (a new id when none is given). ``auto_extract``
+        (``{"every_turns": N, "at_end": true}``, off by default) has the node extract
+        memories from its turns in the background (docs/extraction.md)."""
         ...
 
     def get_session(self, session_id: str) -> SessionResult:
@@ -312,6 +316,28 @@ class ProfileAPI(Protocol):
         """The current memories at point ``to`` compared with those at ``from_``: added,
         removed and changed. A point is ``branch:NAME`` (its head), ``checkpoint:NAME`` or
         ``txid:N`` of this branch, or ``checkpoint:BRANCH/NAME``, ``txid:BRANCH/N``."""
+        ...
+
+    # -- extraction -------------------------------------------------------------------------
+
+    def extract(
+        self,
+        session_id: str,
+        *,
+        preview: bool = False,
+        extractor: str | None = None,
+        max_turns: int | None = None,
+    ) -> ExtractResult:
+        """Turn the session's turns not yet extracted into typed memories, applied with the
+        ingest rules; answers a per-turn ``report`` (ADD, SUPERSEDE, DUPLICATE, SKIP with a
+        reason). Re-running changes nothing. ``preview``: on a new burner branch (named in
+        the answer) instead; ``extractor``: ``"node"`` (the node's, default) or ``"rules"``
+        (in process)."""
+        ...
+
+    def extract_apply(self, session_id: str, branch: str) -> ExtractResult:
+        """Apply a preview's memories (from its burner ``branch``) to this branch, with the
+        ingest rules and no model call, then delete the burner branch."""
         ...
 
 

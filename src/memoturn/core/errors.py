@@ -143,6 +143,15 @@ class EgressDenied(Forbidden):
     code = "egress_denied"
 
 
+class ExtractorFailed(MemoturnError):
+    """The extraction model did not answer usefully (unreachable, refused, or its output
+    was malformed after the bounded retries). Nothing of the call was applied."""
+
+    code = "extractor_failed"
+    status = 502
+    retryable = True
+
+
 class Internal(MemoturnError):
     """A bug or a broken invariant. Report it."""
 
@@ -166,6 +175,7 @@ ERROR_KINDS: dict[str, type[MemoturnError]] = {
         RateLimited,
         Unavailable,
         TxidTimeout,
+        ExtractorFailed,
         Internal,
     )
 }

@@ -162,6 +162,9 @@ class Session(Record):
     ended_at: float | None
     task_ttl_s: int
     metadata: dict[str, Any]
+    auto_extract: dict[str, Any] | None = None
+    """When memories are extracted from its turns without being asked
+    (``{"every_turns": N, "at_end": bool}``); ``None``: only on request."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -555,3 +558,51 @@ class MemoryDiff(Record):
     removed: list[Memory]
     changed: list[MemoryChange]
     txid: int
+
+
+class ExtractAction(enum.StrEnum):
+    """What came of one transcript turn in an extraction."""
+
+    ADD = "ADD"
+    """A new memory was stored."""
+    SUPERSEDE = "SUPERSEDE"
+    """A new memory replaced the current one on its topic (``superseded`` names it)."""
+    DUPLICATE = "DUPLICATE"
+    """The memory was already current; nothing new was written for it."""
+    SKIP = "SKIP"
+    """No memory came of the turn; ``reason`` says why."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnOutcome(Record):
+    """One line of an extraction's per-turn report. A turn that gave several memories has
+    one line per memory; a turn that gave none has one ``SKIP`` line with its reason."""
+
+    turn: int
+    action: str
+    memory_id: str | None = None
+    superseded: list[str] = dataclasses.field(default_factory=list)
+    reason: str | None = None
+    type: str | None = None
+    topic: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExtractResult(Record):
+    """The answer to extracting memories from a session's transcript (or to applying a
+    preview): the per-turn report, in turn order, and how far extraction has got."""
+
+    session_id: str
+    report: list[TurnOutcome]
+    txid: int
+    extractor: str
+    """The extractor that read the turns (e.g. ``rules``, ``chat:MODEL``)."""
+    extracted_through: int
+    """The last turn of the session extracted so far (0: none)."""
+    pending: int
+    """Turns of the session still waiting (a token budget or ``max_turns`` stopped it)."""
+    branch: str | None = None
+    """With ``preview``: the burner branch the memories were written to."""
+    preview: bool = False
+    memories: list[Memory] = dataclasses.field(default_factory=list)
+    """The memories this call added (or found current, for duplicates), in report order."""

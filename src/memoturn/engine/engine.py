@@ -35,11 +35,13 @@ from memoturn.engine.catalog import Catalog
 from memoturn.engine.datadir import DataDirLock
 from memoturn.engine.erasure import ErasureOps
 from memoturn.engine.events import EngineEvents
+from memoturn.engine.extraction import ExtractionOps
 from memoturn.engine.follow import STALENESS_S as FOLLOW_STALENESS_S
 from memoturn.engine.follow import FollowOps
 from memoturn.engine.gate import Gate
 from memoturn.engine.governance import STALENESS_S, GovernanceOps, Policies
 from memoturn.engine.handle import ProfileHandle
+from memoturn.models import Extractor
 from memoturn.profile import rows
 from memoturn.profile.profile import Profile
 from memoturn.storage import manifest as manifests
@@ -97,7 +99,7 @@ class OpenBranch:
         self.follow_lock = threading.Lock()
 
 
-class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps):
+class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
     """Namespaces > profiles > branches, each profile-branch its own SQLite database, with an
     object store as the source of truth. Thread-safe."""
 
@@ -119,7 +121,12 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps):
         gc_interval: float = 600.0,
         policy_staleness_s: float = STALENESS_S,
         staleness_s: float = FOLLOW_STALENESS_S,
+        extractor: Extractor | None = None,
+        extraction_token_budget: int | None = None,
     ) -> None:
+        """``extractor``: what turns transcripts into memories (``extract``); default the
+        in-process rules (:class:`memoturn.models.RuleExtractor`). ``extraction_token_budget``:
+        estimated tokens of turns one extract call sends at most (docs/extraction.md)."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if object_store is None:
@@ -172,6 +179,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps):
         self.on_segment_shipped: Callable[[int, int, float], None] | None = None
         """Told (txid, bytes, seconds) of each segment uploaded."""
         self.events = EngineEvents()  # wakes, hibernations, failed uploads (metrics)
+        self._init_extraction(extractor, extraction_token_budget)
         self.on_lease_event: Callable[[str], None] | None = None
         """Told "acquired", "taken_over", "renewed", "released" or "lost" (metrics)."""
         if background:
@@ -581,6 +589,10 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps):
                             ob.profile.sweep()
                 except Exception:
                     log.warning("sweep of %s failed", ob.key[0], exc_info=True)
+            try:
+                self._auto_extract(ob)  # sessions that asked for it (auto_extract)
+            except Exception:
+                log.warning("automatic extraction of %s failed", ob.key[0], exc_info=True)
             if now - ob.last_used >= self.hibernate_after and not ob.gate.busy:
                 try:
                     self._hibernate(ob, wait=False)
@@ -653,6 +665,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps):
         self._stop.set()
         if self._maintainer is not None:
             self._maintainer.join(timeout=10)
+        self._close_extraction()
         with self._lock:
             self._closing = True  # no new wakes; one in flight closes what it opened
         try:

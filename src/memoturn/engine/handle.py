@@ -12,6 +12,7 @@ from memoturn.core.model import (
     DocumentResult,
     ErasurePage,
     ErasureResult,
+    ExtractResult,
     ImportResult,
     IngestBatchResult,
     IngestResult,
@@ -163,9 +164,12 @@ class ProfileHandle(ProfileAPI):
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
+        auto_extract: dict[str, Any] | None = None,
     ) -> SessionResult:
         return self._run(
-            lambda p: p.open_session(session_id, task_ttl_s=task_ttl_s, metadata=metadata)
+            lambda p: p.open_session(
+                session_id, task_ttl_s=task_ttl_s, metadata=metadata, auto_extract=auto_extract
+            )
         )
 
     def get_session(self, session_id: str) -> SessionResult:
@@ -312,3 +316,20 @@ class ProfileHandle(ProfileAPI):
 
     def diff(self, from_: str, to: str) -> MemoryDiff:
         return memory_diff(self._engine, self.key, from_, to)
+
+    # extraction (the engine's: it calls a model between reading and writing the branch)
+
+    def extract(
+        self,
+        session_id: str,
+        *,
+        preview: bool = False,
+        extractor: str | None = None,
+        max_turns: int | None = None,
+    ) -> ExtractResult:
+        return self._engine._extract(
+            self.key, session_id, preview=preview, extractor=extractor, max_turns=max_turns
+        )
+
+    def extract_apply(self, session_id: str, branch: str) -> ExtractResult:
+        return self._engine._extract_apply(self.key, session_id, branch)

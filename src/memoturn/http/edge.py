@@ -87,6 +87,7 @@ BODY_TIMEOUT_S = 30.0
 
 
 _IMPORT_PATH = re.compile(r"/v1/namespaces/[^/]+/profiles/[^/]+/import")
+_EXTRACT_PATH = re.compile(r"/v1/namespaces/[^/]+/profiles/[^/]+/sessions/[^/]+/extract")
 IMPORT_FORWARD_TIMEOUT_S = 3600.0
 """How long a node waits for the writer's answer to a forwarded profile import."""
 
@@ -321,8 +322,11 @@ class ForwardWrites:
         if not writer:
             return
         lease_left = scope.get("state", {}).get("writer_lease_left")
-        # A profile import embeds every text it loads: the writer may take minutes.
-        is_import = scope["method"] == "POST" and _IMPORT_PATH.fullmatch(scope["path"])
+        # A profile import embeds every text it loads, an extraction waits for a model: the
+        # writer may take minutes.
+        is_import = scope["method"] == "POST" and (
+            _IMPORT_PATH.fullmatch(scope["path"]) or _EXTRACT_PATH.fullmatch(scope["path"])
+        )
         answer = await self.forwarder.send(
             writer, scope, body, lease_left, IMPORT_FORWARD_TIMEOUT_S if is_import else None
         )

@@ -242,10 +242,46 @@ class RecallIn(Request):
 # -- sessions -------------------------------------------------------------------------------
 
 
+class AutoExtractIn(Request):
+    every_turns: Int | None = bounded(
+        None, minimum=1, maximum=10_000, description="extract after every N new turns"
+    )
+    at_end: bool = Field(False, description="extract what is left once the session has ended")
+
+
 class SessionIn(Request):
     session_id: SessionId | None = None
     task_ttl_s: Int | None = TTL
     metadata: MetadataIn | None = None
+    auto_extract: AutoExtractIn | None = Field(
+        None,
+        description="have the node extract memories from the session's turns in the "
+        "background (off by default; docs/extraction.md); given for an open session, it "
+        "replaces its setting",
+    )
+
+
+# -- extraction -----------------------------------------------------------------------------
+
+
+class ExtractIn(Request):
+    preview: bool = Field(
+        False,
+        description="write the memories to a new burner branch (named in the answer) "
+        "instead; apply it with POST .../extract/apply, or delete the branch",
+    )
+    extractor: Literal["node", "rules"] | None = Field(
+        None,
+        description="node: the node's configured extractor (default); rules: the in-process "
+        "rule-based one (works under ai_egress deny)",
+    )
+    max_turns: Int | None = bounded(
+        None, minimum=1, maximum=100_000, description="extract at most this many turns now"
+    )
+
+
+class ExtractApplyIn(Request):
+    branch: str = Field(description="the burner branch a preview answered with")
 
 
 class TurnIn(Request):

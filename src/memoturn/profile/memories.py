@@ -224,8 +224,15 @@ class MemoryOps:
         return IngestResult(updated, tx.txid, True, [], sorted(changes), ttl_capped=capped)
 
     def _ingest_in(
-        self: Profile, tx: Transaction, req: _Request, vector: np.ndarray | None
+        self: Profile,
+        tx: Transaction,
+        req: _Request,
+        vector: np.ndarray | None,
+        *,
+        from_transcript: bool = False,
     ) -> IngestResult:
+        """``from_transcript``: a memory extracted from its session's turns, which names the
+        session as its provenance even once the session has ended (tasks excepted)."""
         cur, now = tx.cursor, tx.now
         answer = self._existing_answer(cur, req, now)
         if answer is not None:
@@ -235,7 +242,7 @@ class MemoryOps:
             return answer
         valid_from = _valid_from(req, now)
         ttl = req.ttl_s
-        if req.session_id is not None:
+        if req.session_id is not None and not (from_transcript and req.type != MemoryType.TASK):
             session = self._session_for_write(tx, req.session_id)
             if req.type == MemoryType.TASK and req.ttl_s is None:
                 ttl = session.task_ttl_s

@@ -14,6 +14,7 @@ from memoturn.core.model import Written
 from memoturn.embed import Embedder
 from memoturn.profile.database import ProfileDatabase
 from memoturn.profile.documents import DocumentOps
+from memoturn.profile.extraction import TranscriptExtraction
 from memoturn.profile.kv import KVOps
 from memoturn.profile.memories import MemoryOps
 from memoturn.profile.recall import RecallOps
@@ -25,7 +26,10 @@ from memoturn.profile.vectors import VectorOps
 Indexes = tuple[VectorIndex, VectorIndex, VectorIndex]
 
 
-class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, TransferOps):
+class Profile(
+    MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, TransferOps,
+    TranscriptExtraction,
+):  # fmt: skip
     """Every operation on one profile-branch. Each mutating call is one SQLite transaction
     and returns (or carries) the new txid."""
 

@@ -163,6 +163,23 @@ MIGRATIONS: list[list[str]] = [
             f"INSERT INTO {table}_fts({table}_fts, rank) VALUES ('secure-delete', 1)",
         )
     ],
+    # v4: extraction of memories from transcripts. A session may ask for it to run on its
+    # own (auto_extract, JSON); extracted_turns is how far extraction got in each session:
+    # one row per turn handled, with the hash of the turn it read (so a re-run sends nothing
+    # twice and an apply checks the turns did not change), in the profile's own history.
+    [
+        "ALTER TABLE sessions ADD COLUMN auto_extract TEXT",
+        """CREATE TABLE extracted_turns (
+            session_id TEXT NOT NULL,
+            turn INTEGER NOT NULL,
+            turn_hash TEXT NOT NULL,
+            txid INTEGER NOT NULL,
+            extractor TEXT NOT NULL,
+            reason TEXT,
+            memory_ids TEXT NOT NULL,
+            PRIMARY KEY (session_id, turn)
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

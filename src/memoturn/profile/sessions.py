@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +22,13 @@ from memoturn.core.model import (
 )
 from memoturn.profile import rows
 from memoturn.profile.database import Transaction
+from memoturn.profile.extraction import check_auto_extract
 
 if TYPE_CHECKING:
     from memoturn.profile.profile import Profile
 
 ROLES = ("user", "assistant", "system", "tool")
-_SESSION_COLUMNS = "id, created_at, ended_at, task_ttl_s, metadata"
+_SESSION_COLUMNS = "id, created_at, ended_at, task_ttl_s, metadata, auto_extract"
 
 
 def embedding_texts(previous: str | None, contents: list[str]) -> list[str]:
@@ -45,7 +47,8 @@ def embedding_texts(previous: str | None, contents: list[str]) -> list[str]:
 
 
 def _session(row: tuple[Any, ...]) -> Session:
-    return Session(row[0], row[1], row[2], row[3], json.loads(row[4]))
+    auto = json.loads(row[5]) if row[5] is not None else None
+    return Session(row[0], row[1], row[2], row[3], json.loads(row[4]), auto)
 
 
 class SessionOps:
@@ -57,10 +60,14 @@ class SessionOps:
         *,
         task_ttl_s: int | None = None,
         metadata: dict[str, Any] | None = None,
+        auto_extract: dict[str, Any] | None = None,
     ) -> SessionResult:
         """Open a session (a new id when none is given). Opening an open session again with
-        the same settings returns it; an ended one is a conflict."""
+        the same settings returns it; an ended one is a conflict. ``auto_extract`` (see
+        :func:`~memoturn.profile.extraction.check_auto_extract`) given for an open session
+        replaces its setting."""
         sid = validate.session_id(session_id)
+        auto = check_auto_extract(auto_extract)
         ttl = validate.ttl(task_ttl_s, "task_ttl_s") or limits.DEFAULT_TASK_TTL_S
         if self.task_ttl_max_s is not None:
             ttl = min(ttl, self.task_ttl_max_s)  # the policy's cap; the answer shows it
@@ -71,13 +78,20 @@ class SessionOps:
             if existing is not None:
                 if existing.ended_at is not None:
                     raise Conflict(f"session {sid!r} has ended", hint="open a new session")
-                tx.cancel()
-                return SessionResult(existing, self.db.txid)
+                if auto_extract is None or auto == existing.auto_extract:
+                    tx.cancel()
+                    return SessionResult(existing, self.db.txid)
+                tx.cursor.execute(
+                    "UPDATE sessions SET auto_extract = ? WHERE id = ?",
+                    (rows.dumps(auto) if auto else None, sid),
+                )
+                return SessionResult(dataclasses.replace(existing, auto_extract=auto), tx.txid)
             tx.cursor.execute(
-                "INSERT INTO sessions(id, created_at, task_ttl_s, metadata) VALUES (?,?,?,?)",
-                (sid, tx.now, ttl, rows.dumps(meta)),
+                "INSERT INTO sessions(id, created_at, task_ttl_s, metadata, auto_extract) "
+                "VALUES (?,?,?,?,?)",
+                (sid, tx.now, ttl, rows.dumps(meta), rows.dumps(auto) if auto else None),
             )
-        return SessionResult(Session(sid, tx.now, None, ttl, meta), tx.txid)
+        return SessionResult(Session(sid, tx.now, None, ttl, meta, auto), tx.txid)
 
     def get_session(self: Profile, session_id: str) -> SessionResult:
         """A session's settings and whether it has ended."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from memoturn.core import model, validate
+from memoturn.engine.tokens import WRITE
 from memoturn.http import schemas
-from memoturn.http.auth import MinTxid, Reader, Writer
+from memoturn.http.auth import BranchWriter, MinTxid, Reader, Writer, node_of
 from memoturn.http.schemas import READ_RESPONSES, wire
 
 SessionPath = Annotated[
@@ -28,9 +29,12 @@ Cursor = Annotated[str | None, Query(description="the next_cursor of the previou
 def open_session(body: schemas.SessionIn, target: Writer) -> dict[str, Any]:
     """Open a session (a new id when none is given). Opening an open session again returns
     it; an ended one is 409. ``task_ttl_s`` is how long its task memories live (24 h)."""
+    auto = body.auto_extract.model_dump(exclude_none=True) if body.auto_extract else None
     return (
         target.handle()
-        .open_session(body.session_id, task_ttl_s=body.task_ttl_s, metadata=body.metadata)
+        .open_session(
+            body.session_id, task_ttl_s=body.task_ttl_s, metadata=body.metadata, auto_extract=auto
+        )
         .to_dict()
     )
 
@@ -118,3 +122,43 @@ def end_session(session_id: SessionPath, target: Writer) -> dict[str, Any]:
     """End a session: its task memories are deleted in the same transaction; the transcript
     stays. Ending an ended session changes nothing."""
     return target.handle().end_session(session_id).to_dict()
+
+
+@router.post(
+    "/{session_id}/extract", response_model=wire(model.ExtractResult), operation_id="extract"
+)
+def extract(
+    session_id: SessionPath, body: schemas.ExtractIn, target: Writer, request: Request
+) -> dict[str, Any]:
+    """Turn the session's turns not yet extracted into typed memories (the ingest rules
+    apply: duplicates, supersession on a topic). The answer's ``report`` says for every
+    turn what came of it: ADD, SUPERSEDE (``superseded``), DUPLICATE, or SKIP with a
+    ``reason``. Running it again changes nothing. 403 ``egress_denied`` (nothing sent) when
+    the profile's ai_egress forbids the node's extractor; 502 ``extractor_failed`` (nothing
+    applied) when the model gives no usable answer. A preview makes a branch: not with a
+    token locked to a branch."""
+    if body.preview:
+        node_of(request).tokens.require_profile(
+            request.state.grant, target.ns, target.profile, branch=None, scope=WRITE
+        )
+    return (
+        target.handle()
+        .extract(
+            session_id, preview=body.preview, extractor=body.extractor, max_turns=body.max_turns
+        )
+        .to_dict()
+    )
+
+
+@router.post(
+    "/{session_id}/extract/apply",
+    response_model=wire(model.ExtractResult),
+    operation_id="extract_apply",
+)
+def extract_apply(
+    session_id: SessionPath, body: schemas.ExtractApplyIn, target: BranchWriter
+) -> dict[str, Any]:
+    """Apply a preview: the memories its extraction wrote to the burner ``branch`` are
+    ingested into this branch (no model call; 409 if this branch extracted those turns or
+    they changed since), then the burner branch is deleted."""
+    return target.handle().extract_apply(session_id, body.branch).to_dict()

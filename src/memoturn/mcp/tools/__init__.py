@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from memoturn.core.errors import InvalidInput
-from memoturn.mcp.tools import history, memories, store
+from memoturn.mcp.tools import extraction, history, memories, store
 from memoturn.mcp.tools.base import Backend, Binding, Target, Tool, bind, call
 
-TOOLS: tuple[Tool, ...] = memories.TOOLS + store.TOOLS + history.TOOLS
+TOOLS: tuple[Tool, ...] = memories.TOOLS + store.TOOLS + history.TOOLS + extraction.TOOLS
 BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
 TOOL_OPERATIONS: dict[str, str] = {t.name: t.operation for t in TOOLS}
@@ -40,6 +40,7 @@ NOT_TOOLS: dict[str, str] = {
     "list_erasures": "governance is the operator's (REST, SDK)",
     "get_erasure": "governance is the operator's (REST, SDK, CLI verifies receipts)",
     "diff": "an inspector's view of history (REST, SDK, CLI, /ui/); an agent recalls",
+    "extract_apply": "applying a reviewed preview is a person's decision (REST, SDK, CLI)",
 }
 
 
