@@ -100,6 +100,31 @@ def test_sessions(client) -> None:
         p.append_turn("chat", "user", "too late")
 
 
+def test_pop_turn_and_delete_turns(client) -> None:
+    p = _profile(client, "edits")
+    p.append_turns(
+        "chat", [{"role": "user", "content": f"turn {n} about zebras"} for n in (1, 2, 3)]
+    )
+    popped = p.pop_turn("chat")
+    assert popped.turn.turn == 3 and popped.turn.content == "turn 3 about zebras"
+    assert [t.turn for t in p.read_turns("chat").turns] == [1, 2]
+    assert p.append_turn("chat", "assistant", "four").turn.turn == 4  # numbers are not reused
+    gone = p.delete_turns("chat", after=1)
+    assert isinstance(gone, Written) and gone.count == 2 and gone.txid == p.read_turns("chat").txid
+    assert [t.content for t in p.read_turns("chat").turns] == ["turn 1 about zebras"]
+    hits = p.recall("turn about zebras", scopes=["transcript"]).results
+    assert [h.memory.turn for h in hits] == [1]  # deleted turns leave recall too
+    assert p.delete_turns("chat").count == 1 and p.read_turns("chat").turns == []
+    assert p.delete_turns("chat").count == 0
+    with pytest.raises(NotFound):
+        p.pop_turn("chat")  # no turns left
+    with pytest.raises(NotFound):
+        p.delete_turns("no-such-session")
+    with pytest.raises(InvalidInput):
+        p.delete_turns("chat", after=-1)
+    assert p.get_session("chat").session.ended_at is None  # the session stays
+
+
 def test_kv(client, sdk_clock) -> None:
     p = _profile(client, "kv")
     _r = p.kv_set("prefs", "ui/theme", {"dark": True})

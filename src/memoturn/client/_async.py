@@ -527,5 +527,15 @@ class AsyncProfile:
         longer ``timeout`` to the client for a large profile: the node embeds every text."""
         return await self._send(self._calls.import_profile(data))
 
+    async def pop_turn(self, session_id: str) -> TurnResult:
+        """Delete the session's last turn and return it, in one transaction (NotFound when
+        it has none). Turn numbers are never reused."""
+        return await self._send(self._calls.pop_turn(session_id))
+
+    async def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
+        """Delete the session's turns numbered after ``after`` (all by default) in one
+        transaction; ``count`` says how many. The session and its tasks stay."""
+        return await self._send(self._calls.delete_turns(session_id, after=after))
+
     def __repr__(self) -> str:
         return f"<AsyncProfile {self._calls.base}@{self._calls.branch}>"

@@ -623,3 +623,13 @@ class ProfileCalls:
         return dataclasses.replace(
             self._write("POST", "/import", ImportResult.from_dict), content=content
         )
+
+    # transcript edits
+
+    def pop_turn(self, session_id: str) -> Call[TurnResult]:
+        return self._write("POST", f"/sessions/{_seg(session_id)}/turns/pop", TurnResult.from_dict)
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Call[Written]:
+        return self._write(
+            "DELETE", f"/sessions/{_seg(session_id)}/turns", Written.from_dict, after=after
+        )

@@ -522,5 +522,15 @@ class Profile(ProfileAPI):
         longer ``timeout`` to the client for a large profile: the node embeds every text."""
         return self._send(self._calls.import_profile(data))
 
+    def pop_turn(self, session_id: str) -> TurnResult:
+        """Delete the session's last turn and return it, in one transaction (NotFound when
+        it has none). Turn numbers are never reused."""
+        return self._send(self._calls.pop_turn(session_id))
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
+        """Delete the session's turns numbered after ``after`` (all by default) in one
+        transaction; ``count`` says how many. The session and its tasks stay."""
+        return self._send(self._calls.delete_turns(session_id, after=after))
+
     def __repr__(self) -> str:
         return f"<Profile {self._calls.base}@{self._calls.branch}>"

@@ -274,6 +274,18 @@ class ProfileAPI(Protocol):
         (one txid). A bad line is an InvalidInput naming it and changes nothing."""
         ...
 
+    # -- transcript edits (appended: the framework adapters need them) ----------------------
+
+    def pop_turn(self, session_id: str) -> TurnResult:
+        """Delete the session's last turn and return it, in one transaction (NotFound when
+        it has none). Turn numbers are never reused."""
+        ...
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
+        """Delete the session's turns numbered after ``after`` (all by default) in one
+        transaction; ``count`` says how many. The session and its tasks stay."""
+        ...
+
 
 class NodeAPI(Protocol):
     """Every operation on the node that is not inside one profile-branch."""

@@ -276,3 +276,11 @@ class ProfileHandle(ProfileAPI):
         if not isinstance(data, str | bytes | bytearray | memoryview):
             data = list(data)  # read once: the call is retried if the branch reloads
         return self._run(lambda p: p.import_profile(data))
+
+    # transcript edits
+
+    def pop_turn(self, session_id: str) -> TurnResult:
+        return self._run(lambda p: p.pop_turn(session_id))
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
+        return self._run(lambda p: p.delete_turns(session_id, after=after))

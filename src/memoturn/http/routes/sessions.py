@@ -118,3 +118,28 @@ def end_session(session_id: SessionPath, target: Writer) -> dict[str, Any]:
     """End a session: its task memories are deleted in the same transaction; the transcript
     stays. Ending an ended session changes nothing."""
     return target.handle().end_session(session_id).to_dict()
+
+
+@router.post(
+    "/{session_id}/turns/pop", response_model=wire(model.TurnResult), operation_id="pop_turn"
+)
+def pop_turn(session_id: SessionPath, target: Writer) -> dict[str, Any]:
+    """Delete the session's last turn and return it, in one transaction (404 when it has
+    none). Turn numbers are never reused."""
+    return target.handle().pop_turn(session_id).to_dict()
+
+
+@router.delete(
+    "/{session_id}/turns", response_model=wire(model.Written), operation_id="delete_turns"
+)
+def delete_turns(
+    session_id: SessionPath,
+    target: Writer,
+    after: Annotated[
+        int,
+        Query(json_schema_extra={"minimum": 0}, description="keep the turns up to this number"),
+    ] = 0,
+) -> dict[str, Any]:
+    """Delete the session's turns numbered after ``after`` (all of them by default) in one
+    transaction; ``count`` says how many. The session and its task memories stay."""
+    return target.handle().delete_turns(session_id, after=after).to_dict()

@@ -35,6 +35,8 @@ NOT_TOOLS: dict[str, str] = {
     "set_policy": "governance is the operator's, with the root token",
     "get_profile_policy": "governance is the operator's (REST, SDK, CLI)",
     "set_profile_policy": "governance is the operator's",
+    "pop_turn": "a framework's session store edits the transcript (REST, SDK), not the agent",
+    "delete_turns": "a framework's session store clears the transcript (REST, SDK)",
 }
 
 
