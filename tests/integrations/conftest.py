@@ -85,3 +85,11 @@ def target(request, adapter_clock, adapter_engine, adapter_node) -> Target:
     if request.param == "engine":
         return Target("engine", adapter_clock, engine=adapter_engine)
     return Target(request.param, adapter_clock, node=adapter_node)
+
+
+@pytest.fixture(params=("engine", "client"))
+def sync_target(request, adapter_clock, adapter_engine, adapter_node) -> Target:
+    """The edges sync code can use (an async client cannot serve sync code)."""
+    if request.param == "engine":
+        return Target("engine", adapter_clock, engine=adapter_engine)
+    return Target("client", adapter_clock, node=adapter_node)
