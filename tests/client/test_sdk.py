@@ -125,6 +125,29 @@ def test_pop_turn_and_delete_turns(client) -> None:
     assert p.get_session("chat").session.ended_at is None  # the session stays
 
 
+def test_kv_compare_set(client, sdk_clock) -> None:
+    p = _profile(client, "cas")
+    made = p.kv_compare_set("locks", "job/1", {"owner": "a", "n": 1})  # only if absent
+    assert isinstance(made, KVResult) and made.value == {"owner": "a", "n": 1}
+    with pytest.raises(Conflict, match="exists"):
+        p.kv_compare_set("locks", "job/1", {"owner": "b"})
+    with pytest.raises(Conflict, match="another value"):
+        p.kv_compare_set("locks", "job/1", {"owner": "b"}, expected={"owner": "z", "n": 1})
+    with pytest.raises(Conflict, match="another value"):
+        p.kv_compare_set("locks", "job/1", {"owner": "b"}, expected={"owner": "a", "n": True})
+    assert p.kv_get("locks", "job/1").value == {"owner": "a", "n": 1}  # nothing changed
+    swapped = p.kv_compare_set(
+        "locks", "job/1", {"owner": "b"}, expected={"n": 1, "owner": "a"}, ttl_s=60
+    )
+    assert swapped.value == {"owner": "b"} and swapped.expires_at is not None
+    with pytest.raises(Conflict, match="does not exist"):
+        p.kv_compare_set("locks", "job/2", 1, expected=0)
+    with pytest.raises(InvalidInput):
+        p.kv_compare_set("Bad Space", "k", 1)
+    sdk_clock.advance(61)  # an expired key is absent
+    assert p.kv_compare_set("locks", "job/1", "again").value == "again"
+
+
 def test_kv(client, sdk_clock) -> None:
     p = _profile(client, "kv")
     _r = p.kv_set("prefs", "ui/theme", {"dark": True})

@@ -286,6 +286,19 @@ class ProfileAPI(Protocol):
         transaction; ``count`` says how many. The session and its tasks stay."""
         ...
 
+    def kv_compare_set(
+        self,
+        space: str,
+        key: str,
+        value: Any,
+        *,
+        expected: Any = None,
+        ttl_s: int | None = None,
+    ) -> KVResult:
+        """Set a key only if its live value is ``expected`` (as JSON; ``None``: only if the
+        key does not exist), atomically; else a Conflict that changes nothing."""
+        ...
+
 
 class NodeAPI(Protocol):
     """Every operation on the node that is not inside one profile-branch."""

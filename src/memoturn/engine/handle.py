@@ -284,3 +284,16 @@ class ProfileHandle(ProfileAPI):
 
     def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
         return self._run(lambda p: p.delete_turns(session_id, after=after))
+
+    def kv_compare_set(
+        self,
+        space: str,
+        key: str,
+        value: Any,
+        *,
+        expected: Any = None,
+        ttl_s: int | None = None,
+    ) -> KVResult:
+        return self._run(
+            lambda p: p.kv_compare_set(space, key, value, expected=expected, ttl_s=ttl_s)
+        )
