@@ -100,6 +100,54 @@ def test_sessions(client) -> None:
         p.append_turn("chat", "user", "too late")
 
 
+def test_pop_turn_and_delete_turns(client) -> None:
+    p = _profile(client, "edits")
+    p.append_turns(
+        "chat", [{"role": "user", "content": f"turn {n} about zebras"} for n in (1, 2, 3)]
+    )
+    popped = p.pop_turn("chat")
+    assert popped.turn.turn == 3 and popped.turn.content == "turn 3 about zebras"
+    assert [t.turn for t in p.read_turns("chat").turns] == [1, 2]
+    assert p.append_turn("chat", "assistant", "four").turn.turn == 4  # numbers are not reused
+    gone = p.delete_turns("chat", after=1)
+    assert isinstance(gone, Written) and gone.count == 2 and gone.txid == p.read_turns("chat").txid
+    assert [t.content for t in p.read_turns("chat").turns] == ["turn 1 about zebras"]
+    hits = p.recall("turn about zebras", scopes=["transcript"]).results
+    assert [h.memory.turn for h in hits] == [1]  # deleted turns leave recall too
+    assert p.delete_turns("chat").count == 1 and p.read_turns("chat").turns == []
+    assert p.delete_turns("chat").count == 0
+    with pytest.raises(NotFound):
+        p.pop_turn("chat")  # no turns left
+    with pytest.raises(NotFound):
+        p.delete_turns("no-such-session")
+    with pytest.raises(InvalidInput):
+        p.delete_turns("chat", after=-1)
+    assert p.get_session("chat").session.ended_at is None  # the session stays
+
+
+def test_kv_compare_set(client, sdk_clock) -> None:
+    p = _profile(client, "cas")
+    made = p.kv_compare_set("locks", "job/1", {"owner": "a", "n": 1})  # only if absent
+    assert isinstance(made, KVResult) and made.value == {"owner": "a", "n": 1}
+    with pytest.raises(Conflict, match="exists"):
+        p.kv_compare_set("locks", "job/1", {"owner": "b"})
+    with pytest.raises(Conflict, match="another value"):
+        p.kv_compare_set("locks", "job/1", {"owner": "b"}, expected={"owner": "z", "n": 1})
+    with pytest.raises(Conflict, match="another value"):
+        p.kv_compare_set("locks", "job/1", {"owner": "b"}, expected={"owner": "a", "n": True})
+    assert p.kv_get("locks", "job/1").value == {"owner": "a", "n": 1}  # nothing changed
+    swapped = p.kv_compare_set(
+        "locks", "job/1", {"owner": "b"}, expected={"n": 1, "owner": "a"}, ttl_s=60
+    )
+    assert swapped.value == {"owner": "b"} and swapped.expires_at is not None
+    with pytest.raises(Conflict, match="does not exist"):
+        p.kv_compare_set("locks", "job/2", 1, expected=0)
+    with pytest.raises(InvalidInput):
+        p.kv_compare_set("Bad Space", "k", 1)
+    sdk_clock.advance(61)  # an expired key is absent
+    assert p.kv_compare_set("locks", "job/1", "again").value == "again"
+
+
 def test_kv(client, sdk_clock) -> None:
     p = _profile(client, "kv")
     _r = p.kv_set("prefs", "ui/theme", {"dark": True})

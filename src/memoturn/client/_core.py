@@ -686,3 +686,25 @@ class ProfileCalls:
             ExtractResult.from_dict,
             {"branch": branch},
         )
+
+    # transcript edits
+
+    def pop_turn(self, session_id: str) -> Call[TurnResult]:
+        return self._write("POST", f"/sessions/{_seg(session_id)}/turns/pop", TurnResult.from_dict)
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Call[Written]:
+        return self._write(
+            "DELETE", f"/sessions/{_seg(session_id)}/turns", Written.from_dict, after=after
+        )
+
+    def kv_compare_set(
+        self,
+        space: str,
+        key: str,
+        value: Any,
+        *,
+        expected: Any = None,
+        ttl_s: int | None = None,
+    ) -> Call[KVResult]:
+        body = {"value": value, "expected": expected} | _body(ttl_s=ttl_s)
+        return self._write("POST", f"/kv/{_seg(space)}/{_seg(key)}", KVResult.from_dict, body)

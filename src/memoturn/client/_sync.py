@@ -597,5 +597,30 @@ class Profile(ProfileAPI):
         call), then delete the burner branch."""
         return self._send(self._calls.extract_apply(session_id, branch))
 
+    def pop_turn(self, session_id: str) -> TurnResult:
+        """Delete the session's last turn and return it, in one transaction (NotFound when
+        it has none). Turn numbers are never reused."""
+        return self._send(self._calls.pop_turn(session_id))
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
+        """Delete the session's turns numbered after ``after`` (all by default) in one
+        transaction; ``count`` says how many. The session and its tasks stay."""
+        return self._send(self._calls.delete_turns(session_id, after=after))
+
+    def kv_compare_set(
+        self,
+        space: str,
+        key: str,
+        value: Any,
+        *,
+        expected: Any = None,
+        ttl_s: int | None = None,
+    ) -> KVResult:
+        """Set a key only if its live value is ``expected`` (as JSON; ``None``: only if the
+        key does not exist), atomically; else a Conflict that changes nothing."""
+        return self._send(
+            self._calls.kv_compare_set(space, key, value, expected=expected, ttl_s=ttl_s)
+        )
+
     def __repr__(self) -> str:
         return f"<Profile {self._calls.base}@{self._calls.branch}>"

@@ -340,6 +340,31 @@ class ProfileAPI(Protocol):
         ingest rules and no model call, then delete the burner branch."""
         ...
 
+    # -- transcript edits (appended: the framework adapters need them) ----------------------
+
+    def pop_turn(self, session_id: str) -> TurnResult:
+        """Delete the session's last turn and return it, in one transaction (NotFound when
+        it has none). Turn numbers are never reused."""
+        ...
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
+        """Delete the session's turns numbered after ``after`` (all by default) in one
+        transaction; ``count`` says how many. The session and its tasks stay."""
+        ...
+
+    def kv_compare_set(
+        self,
+        space: str,
+        key: str,
+        value: Any,
+        *,
+        expected: Any = None,
+        ttl_s: int | None = None,
+    ) -> KVResult:
+        """Set a key only if its live value is ``expected`` (as JSON; ``None``: only if the
+        key does not exist), atomically; else a Conflict that changes nothing."""
+        ...
+
 
 class NodeAPI(Protocol):
     """Every operation on the node that is not inside one profile-branch."""

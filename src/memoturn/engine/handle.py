@@ -333,3 +333,24 @@ class ProfileHandle(ProfileAPI):
 
     def extract_apply(self, session_id: str, branch: str) -> ExtractResult:
         return self._engine._extract_apply(self.key, session_id, branch)
+
+    # transcript edits
+
+    def pop_turn(self, session_id: str) -> TurnResult:
+        return self._run(lambda p: p.pop_turn(session_id))
+
+    def delete_turns(self, session_id: str, *, after: int = 0) -> Written:
+        return self._run(lambda p: p.delete_turns(session_id, after=after))
+
+    def kv_compare_set(
+        self,
+        space: str,
+        key: str,
+        value: Any,
+        *,
+        expected: Any = None,
+        ttl_s: int | None = None,
+    ) -> KVResult:
+        return self._run(
+            lambda p: p.kv_compare_set(space, key, value, expected=expected, ttl_s=ttl_s)
+        )

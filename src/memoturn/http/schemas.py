@@ -303,6 +303,14 @@ class KVIn(Request):
     ttl_s: Int | None = TTL
 
 
+class KVCompareSetIn(Request):
+    value: Any = Field(description="any JSON value (null included)")
+    expected: Any = Field(
+        default=None, description="the value the key must hold now; null: it must not exist"
+    )
+    ttl_s: Int | None = TTL
+
+
 # -- documents ------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from memoturn.core import limits, validate
-from memoturn.core.errors import InvalidInput, NotFound, TooLarge
+from memoturn.core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from memoturn.core.model import KVItem, KVPage, KVResult, KVSpace, KVSpacePage, Written
 from memoturn.core.names import check_name
 from memoturn.profile import rows
@@ -120,3 +120,60 @@ class KVOps:
             txid = self.db.txid
         page, next_cursor = rows.page([KVSpace(r[0], r[1]) for r in found], limit, lambda s: s.name)
         return KVSpacePage(page, txid, next_cursor)
+
+    def kv_compare_set(
+        self: Profile,
+        space: str,
+        key: str,
+        value: Any,
+        *,
+        expected: Any = None,
+        ttl_s: int | None = None,
+    ) -> KVResult:
+        """Set a key only if its live value is ``expected`` right now (compared as JSON;
+        ``None``: only if the key does not exist), in one transaction; else a Conflict that
+        changes nothing. Two writers that read the same value cannot both replace it."""
+        check_name(space, "KV space")
+        k = _key(key)
+        encoded = validate.json_dumps(value, "value")
+        if len(encoded.encode()) > limits.MAX_KV_VALUE_BYTES:
+            raise TooLarge(
+                f"value is {len(encoded.encode())} bytes as JSON; the limit is "
+                f"{limits.MAX_KV_VALUE_BYTES}",
+                hint="store large text as a document",
+            )
+        if expected is not None:
+            validate.json_dumps(expected, "expected")  # a clear 400 for what JSON cannot hold
+        wanted = None if expected is None else _canonical(expected)
+        ttl = validate.ttl(ttl_s)
+        with self.db.write() as tx:
+            row = tx.cursor.execute(
+                "SELECT value FROM kv WHERE space = ? AND key = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (space, k, tx.now),
+            ).fetchone()
+            current = None if row is None else _canonical(json.loads(row[0]))
+            if current != wanted:
+                if row is None:
+                    found = "does not exist"
+                elif wanted is None:
+                    found = "exists (expected: absent)"
+                else:
+                    found = "holds another value than expected"
+                raise Conflict(
+                    f"key {k!r} of KV space {space!r} {found}",
+                    hint="read the key again and retry with its value as expected",
+                )
+            expires = tx.now + ttl if ttl is not None else None
+            tx.cursor.execute(
+                "INSERT INTO kv(space, key, value, expires_at, updated_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(space, key) DO UPDATE SET value = excluded.value, "
+                "expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+                (space, k, encoded, expires, tx.now),
+            )
+        return KVResult(k, json.loads(encoded), expires, tx.now, tx.txid)
+
+
+def _canonical(value: Any) -> str:
+    """JSON with sorted keys: two values are the same JSON iff these are equal."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)

@@ -19,6 +19,7 @@ from memoturn.core.model import (
     TurnPage,
     TurnResult,
     TurnsResult,
+    Written,
 )
 from memoturn.profile import rows
 from memoturn.profile.database import Transaction
@@ -276,3 +277,42 @@ class SessionOps:
             for (rid,) in tasks:
                 tx.after_commit(lambda rid=rid: self.memory_index.remove(rid))
         return SessionEnded(len(tasks), tx.txid)
+
+    def pop_turn(self: Profile, session_id: str) -> TurnResult:
+        """Delete the session's last turn and return it, in one transaction. Turn numbers
+        are not reused: the next append still gets the number after the popped one, so
+        memories that name turns (``turn_ids``) never point at a different turn."""
+        with self.db.write() as tx:
+            if self._session_row(tx.cursor, session_id) is None:
+                raise NotFound(f"no session {session_id!r} in this profile")
+            row = tx.cursor.execute(
+                f"SELECT rid, {rows.TURN_COLUMNS} FROM turns WHERE session_id = ? "
+                "ORDER BY turn DESC LIMIT 1",
+                (session_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"session {session_id!r} has no turns", hint="nothing to pop")
+            tx.cursor.execute("DELETE FROM turns WHERE rid = ?", (row[0],))
+            tx.after_commit(lambda rid=row[0]: self.turn_index.remove(rid))
+        return TurnResult(rows.turn(row[1:]), tx.txid)
+
+    def delete_turns(self: Profile, session_id: str, *, after: int = 0) -> Written:
+        """Delete the session's turns numbered after ``after`` (all of them by default) in one
+        transaction; ``count`` says how many. The session itself and its task memories stay
+        (``end_session`` ends it); turn numbers are not reused."""
+        validate.integer(after, "after", low=0, high=2**62)
+        with self.db.write() as tx:
+            if self._session_row(tx.cursor, session_id) is None:
+                raise NotFound(f"no session {session_id!r} in this profile")
+            gone = tx.cursor.execute(
+                "SELECT rid FROM turns WHERE session_id = ? AND turn > ?", (session_id, after)
+            ).fetchall()
+            if not gone:
+                tx.cancel()
+                return Written(self.db.txid, 0)
+            tx.cursor.execute(
+                "DELETE FROM turns WHERE session_id = ? AND turn > ?", (session_id, after)
+            )
+            for (rid,) in gone:
+                tx.after_commit(lambda rid=rid: self.turn_index.remove(rid))
+        return Written(tx.txid, len(gone))

@@ -162,3 +162,28 @@ def extract_apply(
     ingested into this branch (no model call; 409 if this branch extracted those turns or
     they changed since), then the burner branch is deleted."""
     return target.handle().extract_apply(session_id, body.branch).to_dict()
+
+
+@router.post(
+    "/{session_id}/turns/pop", response_model=wire(model.TurnResult), operation_id="pop_turn"
+)
+def pop_turn(session_id: SessionPath, target: Writer) -> dict[str, Any]:
+    """Delete the session's last turn and return it, in one transaction (404 when it has
+    none). Turn numbers are never reused."""
+    return target.handle().pop_turn(session_id).to_dict()
+
+
+@router.delete(
+    "/{session_id}/turns", response_model=wire(model.Written), operation_id="delete_turns"
+)
+def delete_turns(
+    session_id: SessionPath,
+    target: Writer,
+    after: Annotated[
+        int,
+        Query(json_schema_extra={"minimum": 0}, description="keep the turns up to this number"),
+    ] = 0,
+) -> dict[str, Any]:
+    """Delete the session's turns numbered after ``after`` (all of them by default) in one
+    transaction; ``count`` says how many. The session and its task memories stay."""
+    return target.handle().delete_turns(session_id, after=after).to_dict()

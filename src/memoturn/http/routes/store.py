@@ -205,3 +205,21 @@ def vector_query(
         .vector_query(collection, body.vector, k=body.k, metadata=body.metadata)
         .to_dict()
     )
+
+
+@router.post(
+    "/kv/{space}/{key:path}",
+    response_model=wire(model.KVResult),
+    tags=["kv"],
+    operation_id="kv_compare_set",
+)
+def kv_compare_set(
+    space: str, key: str, body: schemas.KVCompareSetIn, target: Writer
+) -> dict[str, Any]:
+    """Compare-and-set: set the key only if its live value is ``expected`` now (as JSON;
+    null or omitted: only if the key does not exist), atomically; else 409, nothing changed."""
+    return (
+        target.handle()
+        .kv_compare_set(space, key, body.value, expected=body.expected, ttl_s=body.ttl_s)
+        .to_dict()
+    )

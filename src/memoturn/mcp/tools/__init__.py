@@ -41,6 +41,9 @@ NOT_TOOLS: dict[str, str] = {
     "get_erasure": "governance is the operator's (REST, SDK, CLI verifies receipts)",
     "diff": "an inspector's view of history (REST, SDK, CLI, /ui/); an agent recalls",
     "extract_apply": "applying a reviewed preview is a person's decision (REST, SDK, CLI)",
+    "pop_turn": "a framework's session store edits the transcript (REST, SDK), not the agent",
+    "delete_turns": "a framework's session store clears the transcript (REST, SDK)",
+    "kv_compare_set": "coordination between programs (REST, SDK); an agent uses kv_set",
 }
 
 
