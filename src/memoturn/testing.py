@@ -147,6 +147,13 @@ class NodeProcess:
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
 
+    def kill(self) -> None:
+        """``kill -9`` the node: no shipping, no lease release (a crash). Its directory
+        stays until :meth:`stop`."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
     def __enter__(self) -> NodeProcess:
         return self.start()
 

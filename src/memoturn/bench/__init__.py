@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from memoturn.bench import (
     follow_bench,
     governance_bench,
     profile_bench,
+    seed_bench,
     storage_bench,
 )
 from memoturn.bench.stats import render_table, write_json
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["storage", "follow", "recall", "edges", "governance"],
+        choices=["seed", "storage", "follow", "recall", "edges", "governance"],
         default=None,
         help="run one group of scenarios",
     )
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     endpoint = _moto(args) if args.only in (None, "storage", "governance") else None
     s3 = (lambda prefix: _s3_store(endpoint, prefix)) if endpoint else None
+    if args.only in (None, "seed"):
+        with tempfile.TemporaryDirectory() as tmp:
+            results += seed_bench.run(quick=args.quick, root=Path(tmp))
     if args.only in (None, "storage"):
         results += storage_bench.run(
             quick=args.quick,

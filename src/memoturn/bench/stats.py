@@ -22,6 +22,8 @@ class Result:
     note: str = ""
     floor: str | None = None
     """Name of the floor scenario this one is compared with, if any."""
+    seed_ms: float | None = None
+    """The seed prototype's figure for this operation (``seed: ...`` scenarios)."""
 
     def summary(self) -> dict[str, Any]:
         s = sorted(self.samples)
@@ -40,7 +42,7 @@ class Result:
             "ops_per_s": n / sum(s) if sum(s) else float("inf"),
             "note": self.note,
             "floor": self.floor,
-        }
+        } | ({"seed_ms": self.seed_ms} if self.seed_ms is not None else {})
 
 
 def time_calls(fn: Callable[[], object], n: int, *, warmup: int = 3) -> list[float]:
@@ -83,6 +85,9 @@ def render_table(results: list[Result]) -> str:
             f"{r['scenario']:<44} {r['n']:>6} {_ms(r['min_ms'])} {_ms(r['p50_ms'])} "
             f"{_ms(r['p95_ms'])} {_ms(r['max_ms'])} {r['ops_per_s']:>10.0f}  {ratio}"
         )
+        if "seed_ms" in r:
+            ratio = r["p50_ms"] / r["seed_ms"]
+            lines.append(f"    seed: {r['seed_ms']:g} ms ({ratio:.2f}x the seed)")
         if r["note"]:
             lines.append(f"    {r['note']}")
     return "\n".join(lines)

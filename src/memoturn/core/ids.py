@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import unicodedata
 
-from ulid import ULID
-
 _SPACES = re.compile(r"\s+")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+_PAIR_SHIFTS = range(110, -1, -10)
 
 
 def new_id() -> str:
-    """A new sortable id (ULID, 26 characters, time-ordered)."""
-    return str(ULID())
+    """A new sortable id (ULID, 26 characters, time-ordered): 48 bits of milliseconds and
+    80 random bits in Crockford base32. Encoded here, two characters per step, because ids
+    are minted on every manifest write (the library's encoder cost twice as much)."""
+    n = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    head = _CROCKFORD[n >> 125] + _CROCKFORD[(n >> 120) & 31]
+    return head + "".join([_PAIRS[(n >> s) & 1023] for s in _PAIR_SHIFTS])
 
 
 def normalise_content(text: str) -> str:

@@ -19,14 +19,26 @@ from memoturn.storage.objectstore import ObjectNotFound, ObjectStore, Preconditi
 
 _EXISTS_TTL_S = 5.0
 """How long a positive 'this profile exists' answer is trusted without asking the store."""
+TOKEN_EPOCH_STALENESS_S = 1.0
+"""How long a node trusts a token epoch it read before reading it again: a revocation on
+one node reaches every other node within this bound (its own at once)."""
 
 
 class Catalog:
-    def __init__(self, store: ObjectStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        clock: Clock,
+        *,
+        token_staleness_s: float = TOKEN_EPOCH_STALENESS_S,
+    ) -> None:
         self.store = store
         self.clock = clock
         self._known: dict[str, float] = {}  # key -> monotonic time it was seen
         self._lock = threading.Lock()
+        self.token_staleness_s = token_staleness_s
+        self._epochs: dict[str, tuple[int, float]] = {}
+        """db -> (token epoch, engine clock time it was read or set here)."""
 
     def _seen(self, key: str) -> bool:
         with self._lock:
@@ -127,11 +139,27 @@ class Catalog:
 
     # -- tokens and secrets -----------------------------------------------------------------
 
-    def token_epoch(self, db: str) -> int:
+    def token_epoch(self, db: str, *, cached: bool = False) -> int:
+        """The profile's token epoch as the store holds it; ``cached``: as this node read
+        it within ``token_staleness_s`` (token verification: no store read per request)."""
+        now = self.clock.now()
+        if cached:
+            with self._lock:
+                hit = self._epochs.get(db)
+            if hit is not None and 0 <= now - hit[1] < self.token_staleness_s:
+                return hit[0]
         try:
-            return int(self.store.get(keys.token_epoch(db), op="get_token_epoch").data)
+            epoch = int(self.store.get(keys.token_epoch(db), op="get_token_epoch").data)
         except ObjectNotFound:
-            return 0
+            epoch = 0
+        self._remember_epoch(db, epoch, now)
+        return epoch
+
+    def _remember_epoch(self, db: str, epoch: int, at: float) -> None:
+        with self._lock:
+            if len(self._epochs) >= 100_000:  # bounded: drop the lot, they are re-read
+                self._epochs.clear()
+            self._epochs[db] = (epoch, at)
 
     def bump_token_epoch(self, db: str) -> int:
         """Revoke every token of one profile; returns the new epoch."""
@@ -147,6 +175,7 @@ class Catalog:
                     key, str(epoch).encode(), if_absent=etag is None, if_match=etag,
                     op="cas_token_epoch",
                 )  # fmt: skip
+                self._remember_epoch(db, epoch, self.clock.now())  # this node: at once
                 return epoch
             except PreconditionFailed:
                 continue

@@ -31,7 +31,7 @@ from memoturn.core.model import ProfilePage, Written
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
-from memoturn.engine.catalog import Catalog
+from memoturn.engine.catalog import TOKEN_EPOCH_STALENESS_S, Catalog
 from memoturn.engine.datadir import DataDirLock
 from memoturn.engine.erasure import ErasureOps
 from memoturn.engine.events import EngineEvents
@@ -123,6 +123,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         staleness_s: float = FOLLOW_STALENESS_S,
         extractor: Extractor | None = None,
         extraction_token_budget: int | None = None,
+        token_staleness_s: float = TOKEN_EPOCH_STALENESS_S,
     ) -> None:
         """``extractor``: what turns transcripts into memories (``extract``); default the
         in-process rules (:class:`memoturn.models.RuleExtractor`). ``extraction_token_budget``:
@@ -151,7 +152,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         self.min_txid_wait_s = min_txid_wait_s
         self.staleness_s = staleness_s
         """A node that is not a branch's writer serves a copy at most this old (FollowOps)."""
-        self.catalog = Catalog(self.store, self.clock)
+        self.catalog = Catalog(self.store, self.clock, token_staleness_s=token_staleness_s)
         self.policies = Policies(self.store, self.clock, policy_staleness_s)
         self.cache_dir = self.data_dir / "cache"
         # One node per data dir: a second one would wipe the first one's cache here.
@@ -229,9 +230,11 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         signing key seed), created on first use."""
         return self.catalog.deployment_secret(name, size)
 
-    def token_epoch(self, ns: str, name: str) -> int:
-        """The profile's token epoch: tokens minted under an older epoch are revoked."""
-        return self.catalog.token_epoch(self.catalog.require_profile(ns, name))
+    def token_epoch(self, ns: str, name: str, *, cached: bool = False) -> int:
+        """The profile's token epoch: tokens minted under an older epoch are revoked.
+        ``cached``: as read on this node within ``token_staleness_s`` (a revocation made on
+        another node is seen within that bound)."""
+        return self.catalog.token_epoch(self.catalog.require_profile(ns, name), cached=cached)
 
     def bump_token_epoch(self, ns: str, name: str) -> int:
         """Revoke every token of one profile; returns the new epoch."""

@@ -245,8 +245,12 @@ class TokenAuthority:
             )
         if grant.kind == PROFILE:
             # The token's own profile, never the one a request names: this reveals nothing.
+            # The epoch is cached per node for token_staleness_s: no store read per
+            # request, and a revocation on another node reaches this one within that bound.
             try:
-                current = self._engine.token_epoch(str(grant.namespace), str(grant.profile))
+                current = self._engine.token_epoch(
+                    str(grant.namespace), str(grant.profile), cached=True
+                )
             except NotFound:
                 current = None  # the profile was deleted: its tokens went with it
             if current != grant.epoch:

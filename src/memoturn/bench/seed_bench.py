@@ -1,0 +1,166 @@
+"""The seed prototype's headline figures, measured the same way on this node: provisioning
+on the in-memory store, a batch of 10,000 on the local-dir store, branch creation, wake +
+query at 10 memories, and failover after ``kill -9`` of the writer (two real processes).
+
+Each result carries ``seed_ms``, the seed's figure, beside this run's floor."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import memoturn
+from memoturn.bench import corpus
+from memoturn.bench.stats import Result, progress, time_calls
+from memoturn.storage.memory import MemoryStore
+
+SEED_PROVISION_MS = 0.017
+SEED_BATCH_MS = 93.0
+SEED_BRANCH_MS = 0.047
+SEED_WAKE_MS = 0.7
+SEED_FAILOVER_MS = 15_000.0
+
+
+def run(*, quick: bool, root: Path) -> list[Result]:
+    results = _floors()
+    results += _memory_store(root, n=500 if quick else 5000)
+    results += _batch(root, 1000 if quick else 10_000, rounds=2 if quick else 5)
+    results += _failover(root, profiles=2 if quick else 3)
+    return results
+
+
+def _floors() -> list[Result]:
+    store = MemoryStore()
+    keys = (f"k/{i}" for i in itertools.count())
+    return [
+        Result(
+            "floor: conditional PUT, memory store",
+            "s",
+            time_calls(lambda: store.put(next(keys), b"{}", if_absent=True), 2000),
+        )
+    ]
+
+
+def _memory_store(root: Path, n: int) -> list[Result]:
+    progress("seed: provision / branch / wake on the memory store")
+    with memoturn.open(root / "seed-mem", object_store="memory://") as eng:
+        eng.create_namespace("seed")
+        names = (f"p{i}" for i in itertools.count())
+        provision = time_calls(lambda: eng.create_profile("seed", next(names)), n)
+        eng.create_profile("seed", "x")
+        p = eng.profile("seed", "x")
+        p.ingest_many(corpus.memories(10, seed=3))
+        branches = (f"b{i}" for i in itertools.count())
+        branch = time_calls(lambda: eng.create_branch("seed", "x", next(branches)), n // 10)
+        queries = itertools.cycle(corpus.queries(50))
+        wake: list[float] = []
+
+        def wake_and_query() -> None:
+            eng.hibernate("seed", "x")
+            t0 = time.perf_counter()
+            p.recall(next(queries), k=10, mode="keyword")
+            wake.append(time.perf_counter() - t0)
+
+        time_calls(wake_and_query, max(20, n // 25), warmup=2)
+    floor = "floor: conditional PUT, memory store"
+    return [
+        Result("seed: provision (memory store)", "s", provision, floor=floor,
+               seed_ms=SEED_PROVISION_MS, note="one profile per call"),
+        Result("seed: branch create (memory store)", "s", branch, floor=floor,
+               seed_ms=SEED_BRANCH_MS, note="a branch of a profile with 10 memories"),
+        Result("seed: wake + query @10 (memory store)", "s", wake, seed_ms=SEED_WAKE_MS,
+               note="hibernated profile, 10 memories: wake, keyword recall k=10"),
+    ]  # fmt: skip
+
+
+def _batch(root: Path, n: int, rounds: int) -> list[Result]:
+    progress(f"seed: provision {n} profiles in one batch, local-dir store ({rounds} rounds)")
+    samples = []
+    with memoturn.open(root / "seed-batch") as eng:
+        for r in range(rounds):
+            ns = f"batch{r}"
+            eng.create_namespace(ns)
+            names = [f"user-{i:06d}" for i in range(n)]
+            t0 = time.perf_counter()
+            made = eng.create_profiles(ns, names)
+            samples.append(time.perf_counter() - t0)
+            assert sum(made.created) == n
+    return [
+        Result(
+            f"seed: provision {n // 1000}k batch (local store)", "s", samples,
+            floor="floor: O_EXCL create + write + fsync", seed_ms=SEED_BATCH_MS,
+            note=f"{n} profiles per call, durable (fsync) before it returns; one sample per batch",
+        )
+    ]  # fmt: skip
+
+
+def _failover(root: Path, profiles: int) -> list[Result]:
+    """Two ``memoturn serve`` processes on one local-dir store. A writes to ``profiles``
+    profiles (so it holds their leases) and is killed with SIGKILL; each profile's time is
+    from the kill to B acknowledging a write to it (clients poll every 0.2 s)."""
+    from memoturn.testing import NodeProcess
+
+    progress(f"seed: failover after kill -9 ({profiles} profiles, two processes)")
+    store = (root / "seed-failover-store").as_uri()
+    a = NodeProcess(data_dir=root / "seed-fo-a", object_store=store)
+    b = NodeProcess(data_dir=root / "seed-fo-b", object_store=store)
+    with contextlib.ExitStack() as stack:
+        stack.callback(a.stop)
+        stack.callback(b.stop)
+        a.launch(), b.launch()
+        a.wait_ready(), b.wait_ready()
+        auth = {"Authorization": f"Bearer {a.root_token}"}
+        names = [f"u{i}" for i in range(profiles)]
+        with httpx.Client(headers=auth, timeout=60) as c:
+            _ok(c.post(f"{a.url}/v1/namespaces", json={"name": "fo"}))
+            for name in names:
+                path = f"/v1/namespaces/fo/profiles/{name}"
+                _ok(c.post(f"{a.url}/v1/namespaces/fo/profiles", json={"name": name}))
+                _ok(c.post(f"{a.url}{path}/memories", json={"type": "fact", "content": "on A"}))
+                _ok(c.post(f"{b.url}{path}/recall", json={"query": "on A"}))  # B is warm
+            killed_at = time.monotonic()
+            a.kill()
+            took: dict[str, float] = {}
+            threads = [
+                threading.Thread(target=_write_until_ok, args=(b.url, auth, n, killed_at, took))
+                for n in names
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    return [
+        Result(
+            "seed: failover after kill -9", "s", [took[n] for n in names],
+            seed_ms=SEED_FAILOVER_MS,
+            note="kill -9 of the lease holder to the first write acknowledged by the other "
+            "node; one sample per profile (lease TTL 10 s)",
+        )
+    ]  # fmt: skip
+
+
+def _write_until_ok(
+    url: str, auth: dict[str, str], name: str, since: float, took: dict[str, float]
+) -> None:
+    path = f"{url}/v1/namespaces/fo/profiles/{name}/memories"
+    with httpx.Client(headers=auth, timeout=60) as c:
+        while time.monotonic() - since < 120:
+            r = c.post(path, json={"type": "fact", "content": "on B"})
+            if r.status_code == 200:
+                took[name] = time.monotonic() - since
+                return
+            if r.status_code != 503:
+                raise RuntimeError(f"failover write: {r.status_code} {r.text}")
+            time.sleep(0.2)
+    raise RuntimeError("no failover within 120 s")
+
+
+def _ok(r: Any) -> None:
+    if r.status_code >= 300:
+        raise RuntimeError(f"{r.request.method} {r.request.url}: {r.status_code} {r.text}")
