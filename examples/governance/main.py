@@ -129,7 +129,7 @@ def erasure(
         story.agent(f"POST erasures {{memory_ids: [{secret.memory.id}], session_id: visit-1}}")
         asked = patient.erase(
             memory_ids=[secret.memory.id], session_id="visit-1", reason="GDPR art. 17 request"
-        )
+        ).erasure
         story.memory(f"erasure {asked.id}: {asked.state}, blocked by {asked.blocked_by}")
         story.equal(asked.state, "blocked", "the erasure is blocked")
         story.check(
@@ -153,7 +153,7 @@ def erasure(
         deadline = time.monotonic() + 120
         while done.state != "complete" and time.monotonic() < deadline:
             admin.gc()  # a sweep on demand; the node also sweeps on its own
-            done = patient.get_erasure(asked.id)
+            done = patient.get_erasure(asked.id).erasure
             if done.state != "complete":
                 time.sleep(0.5)
         story.memory(f"erasure {done.id}: {done.state}")
