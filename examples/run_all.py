@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, MEMOTURN_URL=d.urls[0], MEMOTURN_TOKEN=d.token)
         if len(d.urls) > 1:
             env["MEMOTURN_PEER_URL"] = d.urls[1]
+        if d.object_store:
+            env["MEMOTURN_OBJECT_STORE"] = d.object_store
         where = "a throwaway deployment (two nodes, one store)" if d.throwaway else d.url
         print(f"demos against {where}", flush=True)
         for demo in chosen:

@@ -173,6 +173,9 @@ class Deployment:
     token: str
     throwaway: bool
     """True when the nodes were started for the caller and are stopped afterwards."""
+    object_store: str | None = None
+    """The deployment's object store URL (``MEMOTURN_OBJECT_STORE`` for a node of your
+    own), for the checks that read the store directly; ``None`` when not given."""
 
     @property
     def url(self) -> str:
@@ -182,7 +185,8 @@ class Deployment:
 @contextlib.contextmanager
 def deployment(nodes: int = 1) -> Iterator[Deployment]:
     """The deployment at ``MEMOTURN_URL`` (plus ``MEMOTURN_PEER_URL``, another node on the
-    same object store, if set) with ``MEMOTURN_TOKEN``, else the root token file of
+    same object store, if set; ``MEMOTURN_OBJECT_STORE``, that store's URL, if set) with
+    ``MEMOTURN_TOKEN``, else the root token file of
     ``MEMOTURN_DATA`` / ``./.memoturn``. Without ``MEMOTURN_URL``: ``nodes`` throwaway
     nodes on one temporary object store, stopped on exit."""
     url = os.environ.get("MEMOTURN_URL")
@@ -194,7 +198,12 @@ def deployment(nodes: int = 1) -> Iterator[Deployment]:
                 "node's root token; see DATA/root.token)"
             )
         peer = os.environ.get("MEMOTURN_PEER_URL")
-        yield Deployment([url.rstrip("/")] + ([peer.rstrip("/")] if peer else []), token, False)
+        yield Deployment(
+            [url.rstrip("/")] + ([peer.rstrip("/")] if peer else []),
+            token,
+            False,
+            os.environ.get("MEMOTURN_OBJECT_STORE") or None,
+        )
         return
     with tempfile.TemporaryDirectory(prefix="memoturn-deployment-") as tmp:
         store = (Path(tmp) / "bucket").as_uri()
@@ -206,7 +215,7 @@ def deployment(nodes: int = 1) -> Iterator[Deployment]:
                 started.append(node.launch())
             for node in started:
                 node.wait_ready()
-            yield Deployment([n.url for n in started], started[0].root_token, True)
+            yield Deployment([n.url for n in started], started[0].root_token, True, store)
 
 
 __all__ = ["Deployment", "NodeFailed", "NodeProcess", "deployment"]
