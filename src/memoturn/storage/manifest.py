@@ -241,6 +241,8 @@ class Manifest:
             "parent": _ref_doc(self.parent),
             "expires_at": self.expires_at,
             "write_id": self.write_id,
+            "erased_before": self.erased_before,
+            "floor": self.floor,
             "format": FORMAT,
         }
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
