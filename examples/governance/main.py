@@ -101,8 +101,7 @@ def policy(story: Story, admin: memoturn.Client, patient: memoturn.Profile) -> N
         )
         expires = task.memory.expires_at
         story.memory(
-            f"stored; ttl_capped={task.ttl_capped}, expires in "
-            f"{(expires or asked) - asked:.0f} s"
+            f"stored; ttl_capped={task.ttl_capped}, expires in {(expires or asked) - asked:.0f} s"
         )
         story.check(task.ttl_capped, "the answer says the TTL was capped")
         story.check(
@@ -165,30 +164,32 @@ def erasure(
         story.equal(done.state, "complete", "the erasure is complete")
         story.check(done.receipt is not None, "it carries a signed receipt")
 
-    with story.step("The signed receipt verifies, and the store holds no copy"):
-        with tempfile.TemporaryDirectory() as tmp:
-            receipt = Path(tmp, "receipt.json")
-            receipt.write_text(json.dumps(done.receipt, indent=2))
-            story.agent(f"memoturn erasure verify {receipt.name}")
-            checked = memoturn_cli("erasure", "verify", str(receipt))
-            story.memory(checked.stdout.strip().splitlines()[-1] if checked.stdout else "")
-            story.equal(checked.returncode, 0, "the receipt's signature and contents check out")
-            tampered = dict(done.receipt)
-            tampered["profile"] = "someone-else"
-            receipt.write_text(json.dumps(tampered))
-            bad = memoturn_cli("erasure", "verify", str(receipt))
-            story.check(bad.returncode != 0, "a receipt changed by one field fails")
-            if store is None:
-                story.say("(no MEMOTURN_OBJECT_STORE given: the store scan is skipped)")
-                return
-            receipt.write_text(json.dumps(done.receipt))
-            story.agent(f"memoturn erasure verify {receipt.name} --object-store ... --content ...")
-            scan = memoturn_cli(
-                "erasure", "verify", str(receipt), "--object-store", store, "--content", SECRET
-            )
-            for line in (scan.stdout + scan.stderr).strip().splitlines():
-                story.memory(line)
-            story.equal(scan.returncode, 0, "no object of the profile holds the forgotten words")
+    with (
+        story.step("The signed receipt verifies, and the store holds no copy"),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        receipt = Path(tmp, "receipt.json")
+        receipt.write_text(json.dumps(done.receipt, indent=2))
+        story.agent(f"memoturn erasure verify {receipt.name}")
+        checked = memoturn_cli("erasure", "verify", str(receipt))
+        story.memory(checked.stdout.strip().splitlines()[-1] if checked.stdout else "")
+        story.equal(checked.returncode, 0, "the receipt's signature and contents check out")
+        tampered = dict(done.receipt)
+        tampered["profile"] = "someone-else"
+        receipt.write_text(json.dumps(tampered))
+        bad = memoturn_cli("erasure", "verify", str(receipt))
+        story.check(bad.returncode != 0, "a receipt changed by one field fails")
+        if store is None:
+            story.say("(no MEMOTURN_OBJECT_STORE given: the store scan is skipped)")
+            return
+        receipt.write_text(json.dumps(done.receipt))
+        story.agent(f"memoturn erasure verify {receipt.name} --object-store ... --content ...")
+        scan = memoturn_cli(
+            "erasure", "verify", str(receipt), "--object-store", store, "--content", SECRET
+        )
+        for line in (scan.stdout + scan.stderr).strip().splitlines():
+            story.memory(line)
+        story.equal(scan.returncode, 0, "no object of the profile holds the forgotten words")
 
 
 def audit(story: Story, admin: memoturn.Client, since: float, store: str | None) -> None:
