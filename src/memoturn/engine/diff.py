@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from memoturn.core.diff import Point, compare, parse_point
 from memoturn.core.errors import NotFound
 from memoturn.core.model import DiffPoint, Memory, MemoryDiff
+from memoturn.engine.branches import _check_not_erased
 from memoturn.profile.past import current_memories
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest
@@ -54,9 +55,11 @@ def _resolve(engine: Engine, db: str, point: Point, now: float) -> tuple[Manifes
         pin = m.checkpoints.get(point.name)
         if pin is None:
             raise NotFound(f"no checkpoint {point.name!r} on branch {point.branch!r}")
+        _check_not_erased(m, pin.txid)
         return m, pin.txid
     if point.txid is not None:
         m.run_for(point.txid)  # NotFound outside the branch's history
+        _check_not_erased(m, point.txid)  # a state an erasure is still removing
         return m, point.txid
     return m, m.head
 
