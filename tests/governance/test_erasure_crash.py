@@ -117,3 +117,26 @@ def test_a_node_killed_inside_an_erasure_is_resumed_by_another(
         assert len(eng.profile("acme", "alice").list_memories().memories) == 6  # restored
     assert _holding(store) == []
     assert _holding(tmp_path / "other") == []
+
+
+def test_a_real_node_keeps_no_copy_in_its_data_dir_or_its_log(tmp_path) -> None:
+    from memoturn.testing import NodeProcess
+
+    with NodeProcess(data_dir=tmp_path / "data", args=["--log-level", "debug"]) as node:
+        with memoturn.Client(node.url, node.root_token) as client:
+            client.create_namespace("acme")
+            client.create_profile("acme", "alice")
+            client.set_policy("acme", {"erasure_grace_s": 1})
+            p = client.profile("acme", "alice")
+            m = p.ingest("fact", CANARY).memory
+            p.kv_set("notes", "k", CANARY)
+            p.append_turn("chat", "user", CANARY)
+            assert _holding(tmp_path / "data")
+            e = p.erase(memory_ids=[m.id], session_id="chat", kv=[{"space": "notes", "key": "k"}])
+            local = [f for f in _holding(tmp_path / "data") if not f.startswith("store/")]
+            assert local == []
+            time.sleep(1.1)  # the grace window (1 s), then the sweeper now
+            client.gc()
+            assert p.get_erasure(e.erasure.id).erasure.state == "complete"
+        assert _holding(tmp_path / "data") == []
+        assert CANARY.encode() not in node.log_path.read_bytes()
