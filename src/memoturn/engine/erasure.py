@@ -148,12 +148,16 @@ class ErasureOps:
         """Advance every unfinished erasure of the deployment that is due (phase 2, the
         blockers). The maintenance thread runs it every minute; ``POST /v1/gc`` now."""
         out = []
+        done: set[str] = self.__dict__.setdefault("_erasures_done", set())
         for info in self.store.list(keys.ERASURES_PREFIX, op="list_erasures"):
+            if info.key in done:
+                continue  # complete: never read again on this node
             try:
                 doc, etag = self._load_erasure(info.key)
             except ObjectNotFound:
                 continue
             if doc["state"] == "complete":
+                done.add(info.key)
                 continue
             try:
                 self._advance(doc, etag)
