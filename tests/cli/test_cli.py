@@ -53,6 +53,7 @@ def test_the_command_set() -> None:
         "ns": {"create", "list"},
         "policy": {"get", "set"},
         "audit": {"verify", "export"},
+        "erasure": {"verify"},
     }.items():
         assert {p[1] for p in ALL if p[0] == group and len(p) == 2} == actions
 

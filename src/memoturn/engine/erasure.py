@@ -27,6 +27,7 @@ is signed with the deployment's Ed25519 key (:mod:`memoturn.engine.receipts`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -147,12 +148,16 @@ class ErasureOps:
         """Advance every unfinished erasure of the deployment that is due (phase 2, the
         blockers). The maintenance thread runs it every minute; ``POST /v1/gc`` now."""
         out = []
+        done: set[str] = self.__dict__.setdefault("_erasures_done", set())
         for info in self.store.list(keys.ERASURES_PREFIX, op="list_erasures"):
+            if info.key in done:
+                continue  # complete: never read again on this node
             try:
                 doc, etag = self._load_erasure(info.key)
             except ObjectNotFound:
                 continue
             if doc["state"] == "complete":
+                done.add(info.key)
                 continue
             try:
                 self._advance(doc, etag)
@@ -291,6 +296,10 @@ class ErasureOps:
                 self._save_erasure(db, doc, etag)
             return
         doc["state"] = "pending"
+        # Blockers hold older states: a memory's topic chain is found there through every
+        # memory the hard delete erased, not only the ones asked for (absent back then).
+        erased = [i["id"] for i in doc["items"] if i["kind"] == "memory"]
+        req = dataclasses.replace(req, memory_ids=tuple(dict.fromkeys([*req.memory_ids, *erased])))
         if req.force:
             etag = self._force_branches(db, doc, req, etag)
         etag = self._cut(key, doc, req, etag, doc["txid"], doc["branch_id"], force=req.force)
