@@ -76,9 +76,15 @@ def test_no_canary_reaches_the_audit_store(node) -> None:
     go("GET", base + "/sessions/{session_id}/turns", P + f"/sessions/{sid}/turns")
     go("GET", base + "/sessions", P + "/sessions")
     go("POST", base + "/sessions/{session_id}/end", P + f"/sessions/{sid}/end")
+    go("POST", base + "/sessions/{session_id}/turns/pop", P + f"/sessions/{sid}/turns/pop")
+    go("DELETE", base + "/sessions/{session_id}/turns", P + f"/sessions/{sid}/turns")
     go("PUT", base + "/kv/{space}/{key}", P + f"/kv/notes/{key}",
        json={"value": {canary(): [canary()]}})  # fmt: skip
     go("GET", base + "/kv/{space}/{key}", P + f"/kv/notes/{key}")
+    go("POST", base + "/kv/{space}/{key}", P + f"/kv/notes/{key}",
+       json={"value": canary(), "expected": {canary(): [canary()]}})  # fmt: skip
+    go("POST", base + "/kv/{space}/{key}", P + f"/kv/notes/{canary()}",
+       json={"value": canary(), "expected": canary()})  # 409  # fmt: skip
     go("GET", base + "/kv/{space}", P + "/kv/notes", params={"prefix": canary()})
     go("GET", base + "/kv", P + "/kv")
     go("DELETE", base + "/kv/{space}/{key}", P + f"/kv/notes/{key}")

@@ -97,6 +97,12 @@ def test_the_profile_label_addresses_profiles(target: Target) -> None:
             await by_second.aput(("prefs",), "k", {"v": 0})
         with pytest.raises(InvalidNamespaceError, match="profile"):
             await first.aput(("Not A Profile", "x"), "k", {"v": 0})
+        # reads: a label that cannot be a profile holds nothing
+        assert await first.aget(("Not A Profile", "x"), "k") is None
+        assert await first.asearch(("Not A Profile",)) == []
+        assert await first.alist_namespaces(prefix=("Not A Profile",)) == []
+        with pytest.raises(InvalidNamespaceError, match="no label at index 1"):
+            await by_second.aget(("prefs",), "k")
         with pytest.raises(InvalidNamespaceError):
             await first.abatch([PutOp(("langgraph", "x"), "k", {"v": 0})])
         with pytest.raises(InvalidNamespaceError):

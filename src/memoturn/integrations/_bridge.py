@@ -45,15 +45,6 @@ class Node:
             return await result if inspect.isawaitable(result) else result
         return await asyncio.to_thread(fn, *args, **kwargs)
 
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call a method from sync code (an async client cannot be used from there)."""
-        if self.is_async:
-            raise TypeError(
-                "this is a memoturn.AsyncClient: use the async methods (abatch, aget, ...), "
-                "or give the adapter a memoturn.Client for sync code"
-            )
-        return fn(*args, **kwargs)
-
     # -- profiles ---------------------------------------------------------------------------
 
     def handle(self, ns: str, name: str, branch: str = MAIN) -> Any:
@@ -73,11 +64,6 @@ class Node:
             await self.acall(self.client.create_profile, ns, name)
             self._provisioned.add((ns, name))
 
-    def provision(self, ns: str, name: str) -> None:
-        if (ns, name) not in self._provisioned:
-            self.call(self.client.create_profile, ns, name)
-            self._provisioned.add((ns, name))
-
 
 async def awrite(
     node: Node, ns: str, name: str, branch: str, op: Callable[[Any], Awaitable[T]]
@@ -90,13 +76,3 @@ async def awrite(
             raise
     await node.aprovision(ns, name)
     return await op(await node.acall(node.handle, ns, name, branch))
-
-
-def write(node: Node, ns: str, name: str, branch: str, op: Callable[[Any], T]) -> T:
-    try:
-        return op(node.handle(ns, name, branch))
-    except NotFound:
-        if (ns, name) in node._provisioned:
-            raise
-    node.provision(ns, name)
-    return op(node.handle(ns, name, branch))

@@ -210,6 +210,16 @@ class MemoturnStore(BaseStore):
             ) from None
         return profile, ns[:i] + ns[i + 1 :]
 
+    def _profile_of(self, ns: tuple[str, ...]) -> str | None:
+        """For reads: the profile a namespace names, or None when its label cannot be a
+        profile name (nothing can be stored there, so nothing is found)."""
+        try:
+            return self._split(ns)[0]
+        except InvalidNamespaceError:
+            if len(ns) <= self.profile_label:
+                raise  # too short: a mistake, not an empty place
+            return None
+
     def _join(self, profile: str, rest: tuple[str, ...]) -> tuple[str, ...]:
         i = self.profile_label
         return (*rest[:i], profile, *rest[i:])
@@ -305,6 +315,8 @@ class MemoturnStore(BaseStore):
         return got.value, got.updated_at
 
     async def _get(self, op: GetOp) -> Item | None:
+        if self._profile_of(op.namespace) is None:
+            return None
         profile, rest = self._split(op.namespace)
         key = kv_key(rest, op.key)
         found = await self._read(profile, key)
@@ -390,6 +402,8 @@ class MemoturnStore(BaseStore):
     async def _search(self, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
         if len(prefix) > self.profile_label:
+            if self._profile_of(prefix) is None:
+                return []
             wanted, rest = self._split(prefix)
         else:
             wanted, rest = None, prefix
@@ -458,7 +472,9 @@ class MemoturnStore(BaseStore):
             path = tuple(cond.path)
             i = self.profile_label if cond.match_type == "prefix" else None
             if i is not None and len(path) > i and path[i] != "*":
-                wanted = self._split(path)[0]
+                wanted = self._profile_of(path)
+                if wanted is None:
+                    return []
         namespaces: set[tuple[str, ...]] = set()
         for profile in await self._profiles(wanted):
             try:
