@@ -105,6 +105,8 @@ def test_no_canary_reaches_the_audit_store(node) -> None:
     go("POST", base + "/import", P + "/import", content=b'{"kind": "' + canary().encode())
     go("POST", base + "/checkpoints", P + "/checkpoints", json={"name": "cp"})
     go("GET", base + "/checkpoints", P + "/checkpoints")
+    go("GET", base + "/diff", P + "/diff", params={"from": "checkpoint:cp", "to": "branch:main"})
+    go("GET", base + "/diff", P + "/diff", params={"from": canary(), "to": "branch:main"})  # 400
     go("POST", base + "/branches", P + "/branches", json={"name": "side"})
     go("GET", base + "/branches", P + "/branches")
     go("DELETE", base + "/branches/{name}", P + "/branches/side")
