@@ -383,6 +383,7 @@ def test_preview_writes_to_a_burner_branch_and_apply_lands_it_without_a_model_ca
     txid = p.txid
     pv = p.extract("chat-1", preview=True)
     assert pv.preview is True and pv.branch is not None and pv.branch.startswith("extract-")
+    assert pv.txid == txid and pv.branch_txid is not None and pv.branch_txid > txid
     assert [(o.turn, o.action) for o in pv.report][:2] == [(1, "ADD"), (1, "ADD")]
     # main is untouched; the burner branch holds the memories and expires.
     assert p.txid == txid and p.list_memories().memories == []
