@@ -80,6 +80,8 @@ def test_bad_extractor_settings_stop_the_node_with_a_clear_message(argv, message
 def test_a_location_other_than_the_two_is_refused() -> None:
     with pytest.raises(InvalidInput, match="self_hosted, third_party"):
         ChatExtractor("http://h/v1", "m", location="on_prem")
+    with pytest.raises(InvalidInput, match="1 to 100 characters"):
+        ChatExtractor("http://h/v1", "m" * 101, location="self_hosted")
 
 
 def test_the_scripted_report(capsys, embedder, monkeypatch) -> None:
