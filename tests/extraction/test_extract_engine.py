@@ -383,6 +383,7 @@ def test_preview_writes_to_a_burner_branch_and_apply_lands_it_without_a_model_ca
     txid = p.txid
     pv = p.extract("chat-1", preview=True)
     assert pv.preview is True and pv.branch is not None and pv.branch.startswith("extract-")
+    assert pv.txid == txid and pv.branch_txid is not None and pv.branch_txid > txid
     assert [(o.turn, o.action) for o in pv.report][:2] == [(1, "ADD"), (1, "ADD")]
     # main is untouched; the burner branch holds the memories and expires.
     assert p.txid == txid and p.list_memories().memories == []
@@ -574,3 +575,24 @@ def test_the_rule_extractor_is_the_default_and_reads_user_turns_only(tmp_path, e
             "The user lives in Lisbon",
             "The user's favourite colour is blue",
         ]
+
+
+def test_the_background_thread_runs_automatic_extraction_off_the_request(
+    tmp_path, embedder, chat
+) -> None:
+    import time
+
+    with memoturn.open(tmp_path, embedder=embedder, extractor=chat_extractor(chat),
+                       background=True, maintenance_interval=0.05) as eng:  # fmt: skip
+        eng.create_namespace("acme")
+        eng.create_profile("acme", "alice")
+        p = eng.profile("acme", "alice")
+        p.open_session("auto", auto_extract={"at_end": True})
+        chat.answers.append(memories(("fact", "The user lives in Lisbon", "home", [1])))
+        p.append_turn("auto", "user", "I live in Lisbon.")
+        p.end_session("auto")  # answers at once; the extraction follows in the background
+        deadline = time.monotonic() + 30
+        while not p.list_memories().memories and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m.content for m in p.list_memories().memories] == ["The user lives in Lisbon"]
+        assert len(chat.requests) == 1

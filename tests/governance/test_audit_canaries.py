@@ -74,6 +74,14 @@ def test_no_canary_reaches_the_audit_store(node) -> None:
     go("POST", base + "/sessions/{session_id}/turns/batch", P + f"/sessions/{sid}/turns/batch",
        json={"turns": turns})  # fmt: skip
     go("GET", base + "/sessions/{session_id}/turns", P + f"/sessions/{sid}/turns")
+    go("POST", base + "/sessions/{session_id}/turns", P + f"/sessions/{sid}/turns",
+       json={"role": "user", "content": f"My pet is {canary()}."})  # fmt: skip
+    preview = go("POST", base + "/sessions/{session_id}/extract",
+                 P + f"/sessions/{sid}/extract", json={"preview": True}).json()  # fmt: skip
+    assert any(o["action"] == "ADD" for o in preview["report"]), preview
+    go("POST", base + "/sessions/{session_id}/extract/apply",
+       P + f"/sessions/{sid}/extract/apply", json={"branch": preview["branch"]})  # fmt: skip
+    go("POST", base + "/sessions/{session_id}/extract", P + f"/sessions/{sid}/extract", json={})
     go("GET", base + "/sessions", P + "/sessions")
     go("POST", base + "/sessions/{session_id}/end", P + f"/sessions/{sid}/end")
     go("POST", base + "/sessions/{session_id}/turns/pop", P + f"/sessions/{sid}/turns/pop")

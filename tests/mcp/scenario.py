@@ -235,6 +235,25 @@ async def bad_arguments(s: Session) -> None:
     assert (await s.fail("no_such_tool"))["code"] == "not_found"
 
 
+async def extraction(s: Session) -> None:
+    await s.call(
+        "transcript_append", session_id="chat-x", role="user", content="My home town is Braga."
+    )
+    await s.call("transcript_append", session_id="chat-x", role="assistant", content="Lovely!")
+    done = await s.call("memory_extract", session_id="chat-x", extractor="rules")
+    assert [(o["turn"], o["action"]) for o in done["report"]] == [(1, "ADD"), (2, "SKIP")]
+    assert done["extracted_through"] == 2 and done["pending"] == 0 and "memories" not in done
+    got = await s.call("memory_get", memory_id=done["report"][0]["memory_id"])
+    assert got["memory"]["content"] == "The user's home town is Braga"
+    assert got["memory"]["turn_ids"] == [1] and got["memory"]["session_id"] == "chat-x"
+    again = await s.call("memory_extract", session_id="chat-x")
+    assert again["report"] == [] and again["txid"] == done["txid"]
+    bad = await s.fail("memory_extract", session_id="chat-x", extractor="gpt")
+    assert bad["code"] == "invalid"
+    missing = await s.fail("memory_extract", session_id="nope")
+    assert missing["code"] == "not_found"
+
+
 async def exercise(s: Session) -> None:
     """Every tool of a session bound to one fresh profile by a profile token."""
     await list_tools_of_profile_session(s)
@@ -244,4 +263,5 @@ async def exercise(s: Session) -> None:
     await kv_and_vectors(s)
     await checkpoints_and_rewind(s)
     await branches(s)
+    await extraction(s)
     await bad_arguments(s)

@@ -602,7 +602,9 @@ class ExtractResult(Record):
     pending: int
     """Turns of the session still waiting (a token budget or ``max_turns`` stopped it)."""
     branch: str | None = None
-    """With ``preview``: the burner branch the memories were written to."""
+    """With ``preview``: the burner branch the memories were written to (``txid`` is then
+    this branch's own, unchanged; ``branch_txid`` the burner branch's)."""
+    branch_txid: int | None = None
     preview: bool = False
     memories: list[Memory] = dataclasses.field(default_factory=list)
     """The memories this call added (or found current, for duplicates), in report order."""

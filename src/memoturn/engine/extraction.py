@@ -96,7 +96,10 @@ class ExtractionOps:
         branch = f"extract-{new_id().lower()}"
         self.create_branch(ns, name, branch, from_branch=key[1], ttl_s=PREVIEW_TTL_S)
         done = self._extract_on((key[0], branch), sid, chosen, max_turns)
-        return dataclasses.replace(done, branch=branch, preview=True)
+        here = self._run(key, lambda p: p.txid)  # this branch is untouched
+        return dataclasses.replace(
+            done, txid=here, branch=branch, branch_txid=done.txid, preview=True
+        )
 
     def _extract_apply(self: Engine, key: Key, session_id: str, branch: str) -> ExtractResult:
         """Apply what a preview's extraction did on ``branch`` to this branch, then delete

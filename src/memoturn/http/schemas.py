@@ -246,7 +246,9 @@ class AutoExtractIn(Request):
     every_turns: Int | None = bounded(
         None, minimum=1, maximum=10_000, description="extract after every N new turns"
     )
-    at_end: bool = Field(False, description="extract what is left once the session has ended")
+    at_end: bool = Field(
+        False, strict=True, description="extract what is left once the session has ended"
+    )
 
 
 class SessionIn(Request):
@@ -267,6 +269,7 @@ class SessionIn(Request):
 class ExtractIn(Request):
     preview: bool = Field(
         False,
+        strict=True,
         description="write the memories to a new burner branch (named in the answer) "
         "instead; apply it with POST .../extract/apply, or delete the branch",
     )

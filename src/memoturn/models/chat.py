@@ -27,6 +27,7 @@ from memoturn.core.errors import ExtractorFailed, InvalidInput
 from memoturn.models.extractor import MEMORY_SCHEMA, Candidate, TurnText, parse_candidates
 
 LOCATIONS = ("self_hosted", "third_party")
+MAX_MODEL_CHARS = 100
 
 SYSTEM_PROMPT = """You extract long-term memories about the user from a conversation.
 Each turn is shown as [turn N] ROLE: TEXT. Propose only what is worth remembering in later
@@ -85,8 +86,9 @@ class ChatExtractor:
                 f"extractor URL must be an http(s) URL, got {base_url!r}",
                 hint="for Ollama use http://127.0.0.1:11434/v1",
             )
-        if not model:
-            raise InvalidInput("the extractor model must not be empty")
+        if not model or len(model) > MAX_MODEL_CHARS:
+            # The name goes into each memory's source ("extractor:chat:MODEL").
+            raise InvalidInput(f"the extractor model must be 1 to {MAX_MODEL_CHARS} characters")
         if location not in LOCATIONS:
             raise InvalidInput(
                 f"extractor location must be one of {', '.join(LOCATIONS)}, got {location!r}",
