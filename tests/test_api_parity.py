@@ -144,6 +144,7 @@ CLI_OPERATIONS = {
     ("branch", "delete"): "delete_branch",
     ("policy", "get"): "get_policy",
     ("policy", "set"): "set_policy",
+    ("profile", "create-many"): "create_profiles",
 }
 """The CLI where it applies: every node operation, and reading what a profile holds."""
 

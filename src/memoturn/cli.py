@@ -231,6 +231,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("profile", type=_profile_ref, metavar="NS/PROFILE")
     p.set_defaults(run=lambda c, a: c.create_profile(*a.profile), show=_created("profile"))
     p = _parser(
+        pr_sub,
+        "create-many",
+        "Provision up to 10,000 profiles in one metadata write (namespace or root token).",
+        "memoturn profile create-many acme alice bob\n"
+        "memoturn profile create-many acme --file names.txt",
+        parents=[common],
+    )
+    p.add_argument("namespace")
+    p.add_argument("names", nargs="*", metavar="NAME", help="profile names")
+    p.add_argument(
+        "--file", type=argparse.FileType("r"), help="one name a line ('-' reads standard input)"
+    )
+    p.set_defaults(
+        run=lambda c, a: c.create_profiles(a.namespace, _batch_names(a)),
+        show=lambda r: f"{len(r.created)} created, {len(r.existing)} existed already",
+    )
+    p = _parser(
         pr_sub, "list", "List the profiles of a namespace.", "memoturn profile list acme",
         parents=[common],
     )  # fmt: skip
@@ -583,6 +600,13 @@ def _show_recall(r: Any) -> str:
         )
         or NO_RESULTS
     )
+
+
+def _batch_names(args: argparse.Namespace) -> list[str]:
+    names = list(args.names)
+    if args.file is not None:
+        names += [line.strip() for line in args.file if line.strip()]
+    return names
 
 
 def _created(what: str) -> Callable[[bool], str]:

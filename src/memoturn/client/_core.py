@@ -31,6 +31,7 @@ from memoturn.core.model import (
     MemoryResult,
     MintedToken,
     ProfilePage,
+    ProfilesCreated,
     RecallResult,
     RewindResult,
     SessionEnded,
@@ -172,6 +173,14 @@ class NodeCalls:
     def create_profile(self, ns: str, name: str) -> Call[bool]:
         return Call(
             "POST", f"/v1/namespaces/{_seg(ns)}/profiles", lambda d: d["created"], {"name": name}
+        )
+
+    def create_profiles(self, ns: str, names: list[str]) -> Call[ProfilesCreated]:
+        return Call(
+            "POST",
+            f"/v1/namespaces/{_seg(ns)}/profiles/batch",
+            ProfilesCreated.from_dict,
+            {"names": names},
         )
 
     def list_profiles(

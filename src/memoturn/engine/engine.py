@@ -27,7 +27,7 @@ from memoturn.core import validate
 from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import Conflict, NotFound, TxidTimeout, Unavailable
 from memoturn.core.ids import new_id
-from memoturn.core.model import ProfilePage, Written
+from memoturn.core.model import ProfilePage, ProfilesCreated, Written
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
 from memoturn.engine.branches import BranchOps
@@ -191,6 +191,15 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         """Provision a profile (a metadata write); ``False`` if it already existed."""
         return self.catalog.create_profile(ns, name)
 
+    def create_profiles(self, ns: str, names: list[str]) -> ProfilesCreated:
+        """Provision up to 10,000 profiles in one metadata write (one log entry); a bad
+        or repeated name refuses the whole batch and provisions none."""
+        made = self.catalog.create_profiles(ns, names)
+        return ProfilesCreated(
+            [n for n, new in zip(names, made, strict=True) if new],
+            [n for n, new in zip(names, made, strict=True) if not new],
+        )
+
     def list_profiles(
         self, ns: str, *, limit: int = 1000, cursor: str | None = None
     ) -> ProfilePage:
@@ -198,8 +207,8 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         limit = validate.integer(limit, "limit", low=1, high=10_000)
         if cursor is not None:
             check_name(cursor, "cursor")
-        names = [n for n in self.catalog.list_profiles(ns) if cursor is None or n > cursor]
-        page, next_cursor = rows.page(names[: limit + 1], limit, str)
+        names = self.catalog.list_profiles(ns, after=cursor, limit=limit + 1)
+        page, next_cursor = rows.page(names, limit, str)
         return ProfilePage(page, next_cursor)
 
     def delete_profile(self, ns: str, name: str) -> None:
@@ -389,8 +398,12 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         path = folder / f"{m.branch_id}.db"
         _remove_db_files(path)
         if m.head > 0:
-            path.write_bytes(build_image(self.store, m, m.head))
-        profile, choice = self._open_profile(path, db)
+            # Pages are verified by their segments' checksums as they are applied; the full
+            # integrity_check (a whole-database scan) is for restores to disk and tests.
+            path.write_bytes(build_image(self.store, m, m.head, check=False))
+        # Vector indexes load on first use: a wake for a keyword read or a write that needs
+        # no similarity search never pays for them.
+        profile, choice = self._open_profile(path, db, lazy_indexes=True)
         try:
             with self._lock:
                 lease = self._leases.get(key)

@@ -74,6 +74,11 @@ class Profile(MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, T
         return self._indexes
 
     @property
+    def loaded_indexes(self) -> Indexes | None:
+        """The vector indexes if they are loaded (a lazy open loads them on first use)."""
+        return self._indexes
+
+    @property
     def memory_index(self) -> VectorIndex:
         return self.indexes()[0]
 

@@ -35,6 +35,7 @@ NOT_TOOLS: dict[str, str] = {
     "set_policy": "governance is the operator's, with the root token",
     "get_profile_policy": "governance is the operator's (REST, SDK, CLI)",
     "set_profile_policy": "governance is the operator's",
+    "create_profiles": "administration: provisioning is the orchestrator's",
 }
 
 
