@@ -30,6 +30,7 @@ from memoturn.core.ids import new_id
 from memoturn.core.model import ProfilePage, ProfilesCreated, Written
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
+from memoturn.embed.batching import BatchingEmbedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import TOKEN_EPOCH_STALENESS_S, Catalog
 from memoturn.engine.datadir import DataDirLock
@@ -137,7 +138,11 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         self.lease_ttl = lease_ttl
         self.node_id = node_id or new_id()
         self.address = address
-        self.embedder = embedder or default_embedder()
+        embedder = embedder or default_embedder()
+        # Concurrent calls share model runs (one batch instead of many singles).
+        self.embedder: Embedder = (
+            embedder if isinstance(embedder, BatchingEmbedder) else BatchingEmbedder(embedder)
+        )
         self.clock = clock or SystemClock()
         self.min_txid_wait_s = min_txid_wait_s
         self.staleness_s = staleness_s

@@ -251,7 +251,7 @@ class Replica:
         change (a checkpoint or branch made on another node: same epoch, same head), redo
         the change on the fresh manifest; anything else means we were fenced."""
         for _ in range(5):
-            m = Manifest.decode(self.manifest.encode())
+            m = self.manifest.copy()
             head, epoch = m.head, self.epoch
             change(m)
             try:
