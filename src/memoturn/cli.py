@@ -149,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="idle seconds before a profile hibernates (MEMOTURN_HIBERNATE_AFTER; 300)",
     )
     s.add_argument(
+        "--memory-budget",
+        type=float,
+        default=_env("MEMORY_BUDGET"),
+        metavar="MIB",
+        help="MiB of open profiles to keep; past it the least recently used idle ones "
+        "hibernate (MEMOTURN_MEMORY_BUDGET; default no bound)",
+    )
+    s.add_argument(
         "--durability",
         choices=["object", "local"],
         default=_env("DURABILITY") or "object",
@@ -687,6 +695,8 @@ def _serve(args: argparse.Namespace) -> int:
         options["object_store"] = open_store(args.object_store, endpoint=args.s3_endpoint)
     if args.hibernate_after is not None:
         options["hibernate_after"] = float(args.hibernate_after)
+    if args.memory_budget is not None:
+        options["memory_budget_mib"] = float(args.memory_budget)
     seed = signing_seed_from(_env("SIGNING_KEY"))
     kek = signing_seed_from(_env("KEY_ENCRYPTION_KEY"), "MEMOTURN_KEY_ENCRYPTION_KEY")
     data = Path(args.data)

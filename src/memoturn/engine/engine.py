@@ -55,6 +55,9 @@ from memoturn.storage.wrappers import MeteredStore, RetryingStore
 MAIN = "main"
 HIBERNATION_SNAPSHOT_AFTER = 16
 """At hibernation, write a snapshot if at least this many segments follow the last one."""
+OPEN_FOOTPRINT_FLOOR = 256 * 1024
+"""What an open profile-branch is counted as at least (connection, schema, touched pages),
+for the memory budget; above it, the size of its restored database."""
 SWEEP_EVERY_S = 60.0
 """How often a branch this node writes purges its expired memories and KV keys."""
 
@@ -90,6 +93,8 @@ class OpenBranch:
         """A burner branch's end: from then on the copy is dropped and reads are 404."""
         self.egress_choice = "node"
         """The embedder the policy chose when it was opened (see GovernanceOps)."""
+        self.footprint = OPEN_FOOTPRINT_FLOOR
+        """Bytes counted against the node's memory budget (set at wake)."""
         self.checked_at = 0.0
         """Engine clock time, taken before the manifest read this copy follows (FollowOps)."""
         self.follow_lock = threading.Lock()
@@ -118,6 +123,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         policy_staleness_s: float = STALENESS_S,
         staleness_s: float = FOLLOW_STALENESS_S,
         token_staleness_s: float = TOKEN_EPOCH_STALENESS_S,
+        memory_budget_mib: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +141,15 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         # disposable (rebuilt from the store after a crash), so it need not fsync.
         self._synchronous = "full" if durability == "local" else "off"
         self.hibernate_after = hibernate_after
+        self.memory_budget = (
+            None
+            if memory_budget_mib is None
+            else validate.integer(
+                int(memory_budget_mib * 1024 * 1024), "memory_budget_mib", low=1, high=2**50
+            )
+        )
+        """Bytes of open profiles (their databases, at least OPEN_FOOTPRINT_FLOOR each) this
+        node keeps; past it, the least recently used idle ones hibernate. None: no bound."""
         self.lease_ttl = lease_ttl
         self.node_id = node_id or new_id()
         self.address = address
@@ -375,7 +390,34 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
             if self._closing:
                 self._discard(ob, release=True)  # close() may have passed it by
                 raise Unavailable("this node is shutting down", hint="retry on another node")
+            if self.memory_budget is not None:
+                self._keep_within_budget(ob)
             return ob
+
+    def _keep_within_budget(self, keep: OpenBranch) -> None:
+        """Hibernate the least recently used idle branches (never ``keep``, just woken)
+        while the open ones count for more than the memory budget."""
+        assert self.memory_budget is not None
+        with self._lock:
+            total = sum(ob.footprint for ob in self._open.values())
+            if total <= self.memory_budget:
+                return
+            oldest = sorted(
+                (ob for ob in self._open.values() if ob is not keep), key=lambda o: o.last_used
+            )
+        for ob in oldest:
+            if total <= self.memory_budget:
+                return
+            if ob.gate.busy:
+                continue  # a call is in flight on it: not idle
+            try:
+                if self._hibernate(ob, wait=False):
+                    total -= ob.footprint
+            except Exception:
+                log.warning("hibernation of %s for the memory budget failed", ob.key[0],
+                            exc_info=True)  # fmt: skip
+                self._discard(ob)
+                total -= ob.footprint
 
     def _forget_open(self, db: str, branch: str | None = None) -> None:
         """Drop this node's copies of ``db``'s branches (or of one ``branch``) around a
@@ -405,7 +447,11 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
         if m.head > 0:
             # Pages are verified by their segments' checksums as they are applied; the full
             # integrity_check (a whole-database scan) is for restores to disk and tests.
-            path.write_bytes(build_image(self.store, m, m.head, check=False))
+            image = build_image(self.store, m, m.head, check=False)
+            path.write_bytes(image)
+            footprint = max(OPEN_FOOTPRINT_FLOOR, len(image))
+        else:
+            footprint = OPEN_FOOTPRINT_FLOOR
         # Vector indexes load on first use: a wake for a keyword read or a write that needs
         # no similarity search never pays for them.
         profile, choice = self._open_profile(path, db, lazy_indexes=True)
@@ -427,6 +473,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps):
             )
             ob = OpenBranch(key, profile, replica, lease, path)
             ob.expires_at = m.expires_at
+            ob.footprint = footprint
             ob.checked_at = checked_at
             ob.egress_choice = choice
             self._governed(ob)
