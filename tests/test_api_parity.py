@@ -146,6 +146,7 @@ CLI_OPERATIONS = {
     ("policy", "set"): "set_policy",
     ("diff",): "diff",
     ("extract",): "extract",
+    ("profile", "create-many"): "create_profiles",
 }
 """The CLI where it applies: every node operation, and reading what a profile holds."""
 

@@ -149,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="idle seconds before a profile hibernates (MEMOTURN_HIBERNATE_AFTER; 300)",
     )
     s.add_argument(
+        "--memory-budget",
+        type=float,
+        default=_env("MEMORY_BUDGET"),
+        metavar="MIB",
+        help="MiB of open profiles to keep; past it the least recently used idle ones "
+        "hibernate (MEMOTURN_MEMORY_BUDGET; default no bound)",
+    )
+    s.add_argument(
         "--durability",
         choices=["object", "local"],
         default=_env("DURABILITY") or "object",
@@ -231,6 +239,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("profile", type=_profile_ref, metavar="NS/PROFILE")
     p.set_defaults(run=lambda c, a: c.create_profile(*a.profile), show=_created("profile"))
+    p = _parser(
+        pr_sub,
+        "create-many",
+        "Provision up to 10,000 profiles in one metadata write (namespace or root token).",
+        "memoturn profile create-many acme alice bob\n"
+        "memoturn profile create-many acme --file names.txt",
+        parents=[common],
+    )
+    p.add_argument("namespace")
+    p.add_argument("names", nargs="*", metavar="NAME", help="profile names")
+    p.add_argument(
+        "--file", type=argparse.FileType("r"), help="one name a line ('-' reads standard input)"
+    )
+    p.set_defaults(
+        run=lambda c, a: c.create_profiles(a.namespace, _batch_names(a)),
+        show=lambda r: f"{len(r.created)} created, {len(r.existing)} existed already",
+    )
     p = _parser(
         pr_sub, "list", "List the profiles of a namespace.", "memoturn profile list acme",
         parents=[common],
@@ -588,6 +613,13 @@ def _show_recall(r: Any) -> str:
     )
 
 
+def _batch_names(args: argparse.Namespace) -> list[str]:
+    names = list(args.names)
+    if args.file is not None:
+        names += [line.strip() for line in args.file if line.strip()]
+    return names
+
+
 def _created(what: str) -> Callable[[bool], str]:
     return lambda created: f"{what} created" if created else f"{what} exists already"
 
@@ -667,6 +699,8 @@ def _serve(args: argparse.Namespace) -> int:
     options.update(cli_extract.engine_options(args))
     if args.hibernate_after is not None:
         options["hibernate_after"] = float(args.hibernate_after)
+    if args.memory_budget is not None:
+        options["memory_budget_mib"] = float(args.memory_budget)
     seed = signing_seed_from(_env("SIGNING_KEY"))
     kek = signing_seed_from(_env("KEY_ENCRYPTION_KEY"), "MEMOTURN_KEY_ENCRYPTION_KEY")
     data = Path(args.data)

@@ -46,7 +46,7 @@ def test_the_command_set() -> None:
         "export", "import", "diff", "extract", "erasure",
     }  # fmt: skip
     for group, actions in {
-        "profile": {"create", "list", "delete"},
+        "profile": {"create", "create-many", "list", "delete"},
         "checkpoint": {"create", "list", "delete"},
         "branch": {"create", "list", "delete"},
         "token": {"mint", "revoke"},

@@ -36,6 +36,10 @@ def test_no_canary_reaches_the_audit_store(node) -> None:
     go("PUT", "/v1/namespaces/{ns}/policy", NS + "/policy", json={"audit": True})
     go("POST", "/v1/namespaces/{ns}/profiles", NS + "/profiles", json={"name": "carol"})
     go("GET", "/v1/namespaces/{ns}/profiles", NS + "/profiles")
+    go("POST", "/v1/namespaces/{ns}/profiles/batch", NS + "/profiles/batch",
+       json={"names": ["dave", canary()]})  # a bad name: 400  # fmt: skip
+    go("POST", "/v1/namespaces/{ns}/profiles/batch", NS + "/profiles/batch",
+       json={"names": ["dave", "erin"]})  # fmt: skip
     go("POST", "/v1/namespaces/{ns}/tokens", NS + "/tokens", json={"profile": "alice"})
     base = "/v1/namespaces/{ns}/profiles/{profile}"
     go("GET", base + "/policy", P + "/policy")

@@ -45,3 +45,16 @@ def test_new_id_is_a_time_ordered_ulid() -> None:
     later = new_id()
     time.sleep(0.002)
     assert new_id() > later  # a later millisecond sorts after
+
+
+def test_a_copy_is_equal_and_independent() -> None:
+    m = _full()
+    before = Manifest.decode(m.encode())
+    c = m.copy()
+    assert c == m
+    c.runs.append(Run(20, None))
+    c.epochs.append((20, 4))
+    c.snapshots.append((20, 4))
+    c.checkpoints["new"] = Pin(20, 5.0)
+    c.with_segment(15, 3)
+    assert m == before and c != m

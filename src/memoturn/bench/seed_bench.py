@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import httpx
 import memoturn
 from memoturn.bench import corpus
 from memoturn.bench.stats import Result, progress, time_calls
+from memoturn.storage.localdir import LocalDirStore
 from memoturn.storage.memory import MemoryStore
 
 SEED_PROVISION_MS = 0.017
@@ -28,22 +30,32 @@ SEED_FAILOVER_MS = 15_000.0
 
 
 def run(*, quick: bool, root: Path) -> list[Result]:
-    results = _floors()
+    results = _floors(root)
     results += _memory_store(root, n=500 if quick else 5000)
-    results += _batch(root, 1000 if quick else 10_000, rounds=2 if quick else 5)
+    results += _batch(root, 10_000, rounds=2 if quick else 5)
+    results += _many_profiles(root, 20_000 if quick else 100_000)
     results += _failover(root, profiles=2 if quick else 3)
     return results
 
 
-def _floors() -> list[Result]:
+def _floors(root: Path) -> list[Result]:
     store = MemoryStore()
     keys = (f"k/{i}" for i in itertools.count())
+    local = LocalDirStore(root / "seed-floor")
+    blob = json.dumps([f"user-{i:06d}" for i in range(10_000)]).encode()
+    blobs = (f"b/{i}" for i in itertools.count())
     return [
         Result(
             "floor: conditional PUT, memory store",
             "s",
             time_calls(lambda: store.put(next(keys), b"{}", if_absent=True), 2000),
-        )
+        ),
+        Result(
+            "floor: conditional PUT of 10k names, local dir",
+            "s",
+            time_calls(lambda: local.put(next(blobs), blob, if_absent=True), 20),
+            note=f"{len(blob) / 1e3:.0f} kB, fsync'd: one durable write of the batch",
+        ),
     ]
 
 
@@ -90,14 +102,55 @@ def _batch(root: Path, n: int, rounds: int) -> list[Result]:
             t0 = time.perf_counter()
             made = eng.create_profiles(ns, names)
             samples.append(time.perf_counter() - t0)
-            assert sum(made.created) == n
+            if len(made.created) != n:
+                raise RuntimeError(f"batch provisioning created {len(made.created)} of {n}")
     return [
         Result(
-            f"seed: provision {n // 1000}k batch (local store)", "s", samples,
-            floor="floor: O_EXCL create + write + fsync", seed_ms=SEED_BATCH_MS,
+            "seed: provision 10k batch (local store)", "s", samples,
+            floor="floor: conditional PUT of 10k names, local dir", seed_ms=SEED_BATCH_MS,
             note=f"{n} profiles per call, durable (fsync) before it returns; one sample per batch",
         )
     ]  # fmt: skip
+
+
+def _many_profiles(root: Path, n: int) -> list[Result]:
+    """``n`` provisioned, hibernated profiles on one node: the first page of the profile
+    list on a node that has just started (it reads the log), then warm; the node's RSS."""
+    progress(f"{n} provisioned profiles: list the first page, RSS")
+    store = LocalDirStore(root / "many-store")
+    with memoturn.open(root / "many-a", object_store=store) as eng:
+        eng.create_namespace("many")
+        for start in range(0, n, 10_000):
+            eng.create_profiles("many", [f"user-{i:07d}" for i in range(start, start + 10_000)])
+    cold = []
+    for i in range(3):
+        with memoturn.open(root / f"many-b{i}", object_store=store) as eng:
+            t0 = time.perf_counter()
+            page = eng.list_profiles("many", limit=100)
+            cold.append(time.perf_counter() - t0)
+            if len(page.profiles) != 100:
+                raise RuntimeError("the first page is not 100 profiles")
+    with memoturn.open(root / "many-c", object_store=store) as eng:
+        eng.list_profiles("many", limit=100)
+        cursors = itertools.cycle([None, "user-0050000", "user-0099000"])
+        warm = time_calls(lambda: eng.list_profiles("many", limit=100, cursor=next(cursors)), 200)
+        eng.profile("many", "user-0000007")  # a request on one of them: found, no wake
+        rss = _rss_mib()
+    return [
+        Result(f"list profiles, first page, node just started @{n // 1000}k", "s", cold,
+               note="reads the folded log state and the entries after it"),
+        Result(f"list profiles, a page of 100 @{n // 1000}k", "s", warm,
+               note=f"process RSS {rss:.0f} MiB with {n} hibernated profiles known "
+               "(including the embedding model and this benchmark)"),
+    ]  # fmt: skip
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _failover(root: Path, profiles: int) -> list[Result]:

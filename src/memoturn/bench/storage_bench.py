@@ -126,7 +126,8 @@ def _history(root: Path, sizes: list[int], n: int) -> list[Result]:
             )
             results.append(Result(
                 f"hibernated wake + keyword query @{size}", "s", wake,
-                note="manifest + snapshot read, restore, integrity_check, open, vectors, query",
+                note="manifest + snapshot read, restore (pages checked by checksum), open, "
+                "query (vector indexes load only for a call that needs them)",
                 floor=f"floor: fts5 query @{size}" if size in (1000, 10000) else None,
             ))  # fmt: skip
     return results

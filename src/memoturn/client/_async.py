@@ -33,6 +33,7 @@ from memoturn.core.model import (
     MemoryResult,
     MintedToken,
     ProfilePage,
+    ProfilesCreated,
     RecallResult,
     RewindResult,
     SessionEnded,
@@ -94,6 +95,10 @@ class AsyncClient(_BaseClient):
     async def create_profile(self, ns: str, name: str) -> bool:
         """Provision a profile (a metadata write); ``False`` if it existed."""
         return await self._send(self._calls.create_profile(ns, name))
+
+    async def create_profiles(self, ns: str, names: list[str]) -> ProfilesCreated:
+        """Provision up to 10,000 profiles in one metadata write (SaaS sign-ups)."""
+        return await self._send(self._calls.create_profiles(ns, names))
 
     async def list_profiles(
         self, ns: str, *, limit: int = 1000, cursor: str | None = None

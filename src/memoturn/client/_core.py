@@ -35,6 +35,7 @@ from memoturn.core.model import (
     MemoryResult,
     MintedToken,
     ProfilePage,
+    ProfilesCreated,
     RecallResult,
     RewindResult,
     SessionEnded,
@@ -176,6 +177,14 @@ class NodeCalls:
     def create_profile(self, ns: str, name: str) -> Call[bool]:
         return Call(
             "POST", f"/v1/namespaces/{_seg(ns)}/profiles", lambda d: d["created"], {"name": name}
+        )
+
+    def create_profiles(self, ns: str, names: list[str]) -> Call[ProfilesCreated]:
+        return Call(
+            "POST",
+            f"/v1/namespaces/{_seg(ns)}/profiles/batch",
+            ProfilesCreated.from_dict,
+            {"names": names},
         )
 
     def list_profiles(

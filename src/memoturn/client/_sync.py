@@ -34,6 +34,7 @@ from memoturn.core.model import (
     MemoryResult,
     MintedToken,
     ProfilePage,
+    ProfilesCreated,
     RecallResult,
     RewindResult,
     SessionEnded,
@@ -100,6 +101,10 @@ class Client(_BaseClient):
     def create_profile(self, ns: str, name: str) -> bool:
         """Provision a profile (a metadata write); ``False`` if it existed."""
         return self._send(self._calls.create_profile(ns, name))
+
+    def create_profiles(self, ns: str, names: list[str]) -> ProfilesCreated:
+        """Provision up to 10,000 profiles in one metadata write (SaaS sign-ups)."""
+        return self._send(self._calls.create_profiles(ns, names))
 
     def list_profiles(
         self, ns: str, *, limit: int = 1000, cursor: str | None = None

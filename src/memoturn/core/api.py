@@ -39,6 +39,7 @@ from memoturn.core.model import (
     MemoryPage,
     MemoryResult,
     ProfilePage,
+    ProfilesCreated,
     RecallResult,
     RewindResult,
     SessionEnded,
@@ -459,6 +460,12 @@ class NodeAPI(Protocol):
 
     def set_profile_policy(self, ns: str, name: str, policy: Mapping[str, Any]) -> ProfilePolicy:
         """Replace the profile's override; it may only tighten (``policy_loosens``)."""
+        ...
+
+    # -- provisioning in bulk -----------------------------------------------------------------
+
+    def create_profiles(self, ns: str, names: list[str]) -> ProfilesCreated:
+        """Provision up to 10,000 profiles in one metadata write (SaaS sign-ups)."""
         ...
 
 

@@ -452,6 +452,15 @@ class ProfilePage(Record):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ProfilesCreated(Record):
+    """A batch provisioning: the names it created and the names that existed already, each
+    in the order given."""
+
+    created: list[str]
+    existing: list[str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class MintedToken(Record):
     """A freshly minted token and when it expires (``None``: never)."""
 

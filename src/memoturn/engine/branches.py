@@ -191,8 +191,9 @@ class BranchOps:
             os.replace(tmp, ob.path)
             offset = 0
         # The state left (the head) can be returned to (undo) without loading its vectors.
-        if ob.profile.txid == head:
-            local.park(head, ob.profile.indexes())
+        loaded = ob.profile.loaded_indexes  # None if no call needed vectors since the wake
+        if ob.profile.txid == head and loaded is not None:
+            local.park(head, loaded)
         profile = Profile(
             ob.path, ob.profile.embedder, clock=self.clock, synchronous=self._synchronous,
             indexes=indexes,

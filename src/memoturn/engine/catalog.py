@@ -1,5 +1,6 @@
 """The deployment's catalog, kept in the object store: namespaces, profiles, token epochs
-and deployment secrets. Every node on one store sees the same catalog."""
+and deployment secrets. Every node on one store sees the same catalog. Which profiles a
+namespace has is its profile log (:mod:`memoturn.engine.provisioning`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import threading
 import time
 
 from memoturn.core.clock import Clock
-from memoturn.core.errors import Conflict, NotFound, Unavailable
+from memoturn.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from memoturn.core.names import check_name, database_id
+from memoturn.engine.provisioning import ProfileLog
 from memoturn.storage import keys
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest
@@ -19,6 +21,8 @@ from memoturn.storage.objectstore import ObjectNotFound, ObjectStore, Preconditi
 
 _EXISTS_TTL_S = 5.0
 """How long a positive 'this profile exists' answer is trusted without asking the store."""
+MAX_PROVISION_BATCH = 10_000
+"""Profiles per batch provisioning call."""
 TOKEN_EPOCH_STALENESS_S = 1.0
 """How long a node trusts a token epoch it read before reading it again: a revocation on
 one node reaches every other node within this bound (its own at once)."""
@@ -39,6 +43,7 @@ class Catalog:
         self.token_staleness_s = token_staleness_s
         self._epochs: dict[str, tuple[int, float]] = {}
         """db -> (token epoch, engine clock time it was read or set here)."""
+        self.profiles = ProfileLog(store)
 
     def _seen(self, key: str) -> bool:
         with self._lock:
@@ -85,34 +90,45 @@ class Catalog:
     # -- profiles ---------------------------------------------------------------------------
 
     def create_profile(self, ns: str, name: str) -> bool:
-        """Provision a profile: one manifest write (txid 0, no database yet). ``False`` if
-        it already existed."""
+        """Provision a profile: one entry in the namespace's profile log, shared with the
+        calls that arrive meanwhile (its manifest is made on first use). ``False`` if it
+        already existed."""
         self.require_namespace(ns)
-        db = database_id(ns, name)
-        try:
-            manifests.create(self.store, Manifest.new(db, "main", self.clock.now()))
-        except Conflict:
-            return False
-        self._remember(keys.manifest(db, "main"))
-        return True
+        database_id(ns, name)  # checks the name
+        return self.profiles.create(ns, [name])[0]
 
-    def list_profiles(self, ns: str) -> list[str]:
+    def create_profiles(self, ns: str, names: list[str]) -> list[bool]:
+        """Provision up to MAX_PROVISION_BATCH profiles in one log entry; for each name,
+        ``False`` if it already existed. A bad or repeated name refuses the whole batch."""
         self.require_namespace(ns)
-        prefix = keys.manifests_of_namespace(ns)
-        return sorted(
-            info.key[len(prefix) :].split("/")[0]
-            for info in self.store.list(prefix, op="list_profiles")
-            if info.key.endswith("/main.json")
-        )
+        if not isinstance(names, list) or not 1 <= len(names) <= MAX_PROVISION_BATCH:
+            raise InvalidInput(f"names must be a list of 1 to {MAX_PROVISION_BATCH} names")
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            check_name(name, f"profile names[{i}]")
+            if name in seen:
+                raise InvalidInput(f"names[{i}]: {name!r} is named twice", hint="name it once")
+            seen.add(name)
+        return self.profiles.create(ns, names)
+
+    def list_profiles(
+        self, ns: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        self.require_namespace(ns)
+        return self.profiles.names(ns, after=after, limit=limit)
 
     def require_profile(self, ns: str, name: str) -> str:
-        """The profile's database id; NotFound unless it is provisioned."""
+        """The profile's database id; NotFound unless it is provisioned. The first use of a
+        profile makes its main manifest (txid 0)."""
         self.require_namespace(ns)
         db = database_id(ns, name)
+        if not self.profiles.exists(ns, name):
+            raise NotFound(f"no profile {name!r} in namespace {ns!r}")
         key = keys.manifest(db, "main")
         if not self._seen(key):
             if self.store.head(key, op="head_manifest") is None:
-                raise NotFound(f"no profile {name!r} in namespace {ns!r}")
+                with contextlib.suppress(Conflict):  # another call made it first: the same
+                    manifests.create(self.store, Manifest.new(db, "main", self.clock.now()))
             self._remember(key)
         return db
 
@@ -136,6 +152,8 @@ class Catalog:
         self.bump_token_epoch(db)
         self.store.delete_many([k for k in branch_manifests if k != main], op="delete_manifest")
         self.store.delete(main, op="delete_manifest")
+        self.profiles.delete(*db.split("--", 1))  # last: the profile is gone from here on
+        self._forget(keys.manifests_of_profile(db))
 
     # -- tokens and secrets -----------------------------------------------------------------
 

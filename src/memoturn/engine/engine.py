@@ -27,9 +27,10 @@ from memoturn.core import validate
 from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import Conflict, NotFound, TxidTimeout, Unavailable
 from memoturn.core.ids import new_id
-from memoturn.core.model import ProfilePage, Written
+from memoturn.core.model import ProfilePage, ProfilesCreated, Written
 from memoturn.core.names import check_name, database_id
 from memoturn.embed import Embedder, default_embedder
+from memoturn.embed.batching import BatchingEmbedder
 from memoturn.engine.branches import BranchOps
 from memoturn.engine.catalog import TOKEN_EPOCH_STALENESS_S, Catalog
 from memoturn.engine.datadir import DataDirLock
@@ -57,6 +58,9 @@ from memoturn.storage.wrappers import MeteredStore, RetryingStore
 MAIN = "main"
 HIBERNATION_SNAPSHOT_AFTER = 16
 """At hibernation, write a snapshot if at least this many segments follow the last one."""
+OPEN_FOOTPRINT_FLOOR = 256 * 1024
+"""What an open profile-branch is counted as at least (connection, schema, touched pages),
+for the memory budget; above it, the size of its restored database."""
 SWEEP_EVERY_S = 60.0
 """How often a branch this node writes purges its expired memories and KV keys."""
 ERASURE_SWEEP_EVERY_S = 60.0
@@ -94,6 +98,8 @@ class OpenBranch:
         """A burner branch's end: from then on the copy is dropped and reads are 404."""
         self.egress_choice = "node"
         """The embedder the policy chose when it was opened (see GovernanceOps)."""
+        self.footprint = OPEN_FOOTPRINT_FLOOR
+        """Bytes counted against the node's memory budget (set at wake)."""
         self.checked_at = 0.0
         """Engine clock time, taken before the manifest read this copy follows (FollowOps)."""
         self.follow_lock = threading.Lock()
@@ -124,6 +130,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         extractor: Extractor | None = None,
         extraction_token_budget: int | None = None,
         token_staleness_s: float = TOKEN_EPOCH_STALENESS_S,
+        memory_budget_mib: float | None = None,
     ) -> None:
         """``extractor``: what turns transcripts into memories (``extract``); default the
         in-process rules (:class:`memoturn.models.RuleExtractor`). ``extraction_token_budget``:
@@ -144,10 +151,23 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         # disposable (rebuilt from the store after a crash), so it need not fsync.
         self._synchronous = "full" if durability == "local" else "off"
         self.hibernate_after = hibernate_after
+        self.memory_budget = (
+            None
+            if memory_budget_mib is None
+            else validate.integer(
+                int(memory_budget_mib * 1024 * 1024), "memory_budget_mib", low=1, high=2**50
+            )
+        )
+        """Bytes of open profiles (their databases, at least OPEN_FOOTPRINT_FLOOR each) this
+        node keeps; past it, the least recently used idle ones hibernate. None: no bound."""
         self.lease_ttl = lease_ttl
         self.node_id = node_id or new_id()
         self.address = address
-        self.embedder = embedder or default_embedder()
+        embedder = embedder or default_embedder()
+        # Concurrent calls share model runs (one batch instead of many singles).
+        self.embedder: Embedder = (
+            embedder if isinstance(embedder, BatchingEmbedder) else BatchingEmbedder(embedder)
+        )
         self.clock = clock or SystemClock()
         self.min_txid_wait_s = min_txid_wait_s
         self.staleness_s = staleness_s
@@ -203,6 +223,15 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         """Provision a profile (a metadata write); ``False`` if it already existed."""
         return self.catalog.create_profile(ns, name)
 
+    def create_profiles(self, ns: str, names: list[str]) -> ProfilesCreated:
+        """Provision up to 10,000 profiles in one metadata write (one log entry); a bad
+        or repeated name refuses the whole batch and provisions none."""
+        made = self.catalog.create_profiles(ns, names)
+        return ProfilesCreated(
+            [n for n, new in zip(names, made, strict=True) if new],
+            [n for n, new in zip(names, made, strict=True) if not new],
+        )
+
     def list_profiles(
         self, ns: str, *, limit: int = 1000, cursor: str | None = None
     ) -> ProfilePage:
@@ -210,8 +239,8 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         limit = validate.integer(limit, "limit", low=1, high=10_000)
         if cursor is not None:
             check_name(cursor, "cursor")
-        names = [n for n in self.catalog.list_profiles(ns) if cursor is None or n > cursor]
-        page, next_cursor = rows.page(names[: limit + 1], limit, str)
+        names = self.catalog.list_profiles(ns, after=cursor, limit=limit + 1)
+        page, next_cursor = rows.page(names, limit, str)
         return ProfilePage(page, next_cursor)
 
     def delete_profile(self, ns: str, name: str) -> None:
@@ -373,7 +402,34 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
             if self._closing:
                 self._discard(ob, release=True)  # close() may have passed it by
                 raise Unavailable("this node is shutting down", hint="retry on another node")
+            if self.memory_budget is not None:
+                self._keep_within_budget(ob)
             return ob
+
+    def _keep_within_budget(self, keep: OpenBranch) -> None:
+        """Hibernate the least recently used idle branches (never ``keep``, just woken)
+        while the open ones count for more than the memory budget."""
+        assert self.memory_budget is not None
+        with self._lock:
+            total = sum(ob.footprint for ob in self._open.values())
+            if total <= self.memory_budget:
+                return
+            oldest = sorted(
+                (ob for ob in self._open.values() if ob is not keep), key=lambda o: o.last_used
+            )
+        for ob in oldest:
+            if total <= self.memory_budget:
+                return
+            if ob.gate.busy:
+                continue  # a call is in flight on it: not idle
+            try:
+                if self._hibernate(ob, wait=False):
+                    total -= ob.footprint
+            except Exception:
+                log.warning("hibernation of %s for the memory budget failed", ob.key[0],
+                            exc_info=True)  # fmt: skip
+                self._discard(ob)
+                total -= ob.footprint
 
     def _forget_open(self, db: str, branch: str | None = None) -> None:
         """Drop this node's copies of ``db``'s branches (or of one ``branch``) around a
@@ -401,14 +457,21 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         path = folder / f"{m.branch_id}.db"
         _remove_db_files(path)
         if m.head > 0:
+            # Pages are verified by their segments' checksums as they are applied; the full
+            # integrity_check (a whole-database scan) is for restores to disk and tests.
             try:
-                image = build_image(self.store, m, m.head)
+                image = build_image(self.store, m, m.head, check=False)
             except ObjectNotFound:
                 # An erasure cut this history after the manifest was read: read it again.
                 m, etag = manifests.load(self.store, db, branch)
-                image = build_image(self.store, m, m.head)
+                image = build_image(self.store, m, m.head, check=False)
             path.write_bytes(image)
-        profile, choice = self._open_profile(path, db)
+            footprint = max(OPEN_FOOTPRINT_FLOOR, len(image))
+        else:
+            footprint = OPEN_FOOTPRINT_FLOOR
+        # Vector indexes load on first use: a wake for a keyword read or a write that needs
+        # no similarity search never pays for them.
+        profile, choice = self._open_profile(path, db, lazy_indexes=True)
         try:
             with self._lock:
                 lease = self._leases.get(key)
@@ -427,6 +490,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
             )
             ob = OpenBranch(key, profile, replica, lease, path)
             ob.expires_at = m.expires_at
+            ob.footprint = footprint
             ob.checked_at = checked_at
             ob.egress_choice = choice
             self._governed(ob)

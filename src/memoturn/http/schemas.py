@@ -134,6 +134,12 @@ class NameIn(Request):
     name: str = Field(description="[a-z0-9][a-z0-9_-]{0,62}, without '--'")
 
 
+class NamesIn(Request):
+    names: list[str] = Field(
+        description="1 to 10,000 distinct profile names, each [a-z0-9][a-z0-9_-]{0,62}"
+    )
+
+
 class NamespaceOut(BaseModel):
     name: str
     created: bool

@@ -78,6 +78,11 @@ class Profile(
         return self._indexes
 
     @property
+    def loaded_indexes(self) -> Indexes | None:
+        """The vector indexes if they are loaded (a lazy open loads them on first use)."""
+        return self._indexes
+
+    @property
     def memory_index(self) -> VectorIndex:
         return self.indexes()[0]
 

@@ -4,6 +4,8 @@
 deployment/{name}.key                           deployment-wide secrets (token signing)
 namespaces/{ns}.json                            a namespace exists
 manifests/{ns}/{profile}/{branch}.json          one manifest per profile-branch (CAS)
+catalog/{ns}/log/{seq:016d}.json                profiles created/deleted (create-if-absent)
+catalog/{ns}/state.json                         the log folded up to some seq (a shortcut)
 leases/{ns}--{profile}/{branch}.json            the writer lease of a branch (CAS)
 profiles/{ns}--{profile}/token-epoch            tokens minted under an older epoch are revoked
 data/{ns}--{profile}/{branch}/seg/{txid:016d}.{epoch}    one committed transaction
@@ -36,6 +38,14 @@ NAMESPACES_PREFIX = "namespaces/"
 def manifest(db: str, branch: str) -> str:
     ns, profile = db.split("--", 1)
     return f"manifests/{ns}/{profile}/{branch}.json"
+
+
+def profile_log(ns: str, seq: int) -> str:
+    return f"catalog/{ns}/log/{seq:016d}.json"
+
+
+def profile_log_state(ns: str) -> str:
+    return f"catalog/{ns}/state.json"
 
 
 def manifests_of_namespace(ns: str) -> str:

@@ -219,6 +219,17 @@ class Manifest:
             self.epochs.append((txid, epoch))
         self.head = txid
 
+    def copy(self) -> Manifest:
+        """An independent copy to change (runs, pins and refs are immutable; the lists and
+        the dict are copied)."""
+        return dataclasses.replace(
+            self,
+            runs=list(self.runs),
+            epochs=list(self.epochs),
+            snapshots=list(self.snapshots),
+            checkpoints=dict(self.checkpoints),
+        )
+
     # -- encoding -----------------------------------------------------------------------
 
     def encode(self) -> bytes:

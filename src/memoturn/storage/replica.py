@@ -62,9 +62,9 @@ def merge(txs: list[CapturedTx]) -> CapturedTx:
     )
 
 
-def build_image(store: ObjectStore, m: Manifest, txid: int) -> bytes:
+def build_image(store: ObjectStore, m: Manifest, txid: int, *, check: bool = True) -> bytes:
     """The database file of branch ``m`` at ``txid`` (b"" for the empty database),
-    integrity-checked.
+    integrity-checked (``check=False``: pages verified by their checksums only).
 
     The plan follows run bases (rewinds of this branch, forks of others) down to a
     snapshot or the empty database; every segment of the chain is fetched at once and
@@ -90,7 +90,7 @@ def build_image(store: ObjectStore, m: Manifest, txid: int) -> bytes:
         blobs = [store.get(k, op="get_segment").data for k in keys]
     segments = iter(blobs)
     runs = [[Segment.decode(next(segments)) for _ in txids] for _, txids in chain]
-    return restore_runs(start, runs)
+    return restore_runs(start, runs, check=check)
 
 
 def _load_ref(store: ObjectStore, db: str, ref: Ref) -> Manifest:
@@ -251,7 +251,7 @@ class Replica:
         change (a checkpoint or branch made on another node: same epoch, same head), redo
         the change on the fresh manifest; anything else means we were fenced."""
         for _ in range(5):
-            m = Manifest.decode(self.manifest.encode())
+            m = self.manifest.copy()
             head, epoch = m.head, self.epoch
             change(m)
             try:

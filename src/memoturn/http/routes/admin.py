@@ -80,6 +80,20 @@ def create_profile(
     return {"namespace": ns, "name": body.name, "created": created}
 
 
+@router.post(
+    "/{ns}/profiles/batch",
+    response_model=wire(model.ProfilesCreated),
+    operation_id="create_profiles",
+)
+def create_profiles(
+    ns: NsPath, body: schemas.NamesIn, request: Request, caller: NamespaceAdmin
+) -> dict[str, object]:
+    """Provision up to 10,000 profiles in one metadata write (namespace or root token):
+    the names created and those that existed already. A bad or repeated name is a 400 and
+    provisions none."""
+    return node_of(request).engine.create_profiles(ns, body.names).to_dict()
+
+
 @router.get("/{ns}/profiles", response_model=schemas.ProfileList, operation_id="list_profiles")
 def list_profiles(
     ns: NsPath,

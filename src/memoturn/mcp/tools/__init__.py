@@ -44,6 +44,7 @@ NOT_TOOLS: dict[str, str] = {
     "pop_turn": "a framework's session store edits the transcript (REST, SDK), not the agent",
     "delete_turns": "a framework's session store clears the transcript (REST, SDK)",
     "kv_compare_set": "coordination between programs (REST, SDK); an agent uses kv_set",
+    "create_profiles": "administration: provisioning is the orchestrator's",
 }
 
 
