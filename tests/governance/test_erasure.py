@@ -415,3 +415,22 @@ def test_retention_erases_what_is_older_with_one_receipt_per_sweep(node, client)
     done = p.get_erasure(erasure.id).erasure
     assert done.state == "complete" and receipts.check(done.receipt) == []
     assert copies(node.data_dir) == []
+
+
+def test_the_states_a_rewind_kept_in_local_files_go_too(node, client) -> None:
+    p = client.profile("acme", "alice")
+    m = p.ingest("fact", CANARY).memory
+    p.ingest("fact", "later")
+    undo = client.rewind("acme", "alice", txid=0).undo_checkpoint  # local files keep the past
+    assert p.list_memories(include_history=True).memories == []
+    assert copies(node.data_dir, skip="store"), "the rewound-away state is kept locally"
+    erasure = p.erase(memory_ids=[m.id]).erasure  # not at the head: only in history
+    assert erasure.erased == 0 and erasure.state == "blocked"
+    assert erasure.blocked_by == [
+        {"kind": "checkpoint", "name": undo, "branch": "main", "txid": 2}
+    ]  # fmt: skip
+    assert copies(node.data_dir, skip="store") == []
+    client.delete_checkpoint("acme", "alice", undo)
+    sweep(node, client)
+    assert p.get_erasure(erasure.id).erasure.state == "complete"
+    assert copies(node.data_dir) == []

@@ -24,6 +24,7 @@ FILL = {
     "collection": "emb",
     "vector_id": "v1",
     "name": "cp1",
+    "erasure_id": "01JCCCCCCCCCCCCCCCCCCCCCCC",
 }
 
 

@@ -16,8 +16,7 @@ from memoturn.core import limits, validate
 from memoturn.core.errors import InvalidInput, TooLarge
 from memoturn.core.names import check_name
 
-MAX_ERASURE_ITEMS = 1000
-"""Memory ids, document ids and KV keys one erasure may name (each list)."""
+MAX_ERASURE_ITEMS = limits.MAX_ERASURE_ITEMS
 MAX_REASON_CHARS = 1024
 FIELDS = ("memory_ids", "topic", "session_id", "document_ids", "kv", "all", "force", "reason")
 SELECTORS = ("memory_ids", "topic", "session_id", "document_ids", "kv", "all")

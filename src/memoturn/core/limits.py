@@ -51,3 +51,6 @@ FORWARD_TIMEOUT_S = 30
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 """A profile export sent to ``POST P/import`` (the REST edge; in process there is none)."""
+
+MAX_ERASURE_ITEMS = 1000
+"""Memory ids, document ids or KV keys one erasure may name (each list)."""
