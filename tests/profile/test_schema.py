@@ -60,7 +60,7 @@ def test_v2_database_migrates_to_stemmed_keyword_indexes(tmp_path: Path, embedde
     _make_v2(path)
     prof = Profile(path, embedder)
     try:
-        assert SCHEMA_VERSION == 3
+        assert SCHEMA_VERSION == 4
         assert int(prof.db.meta("schema_version")) == SCHEMA_VERSION
         assert prof.txid == 5  # the migration takes no txid
         for table in FTS_TABLES:
@@ -68,7 +68,10 @@ def test_v2_database_migrates_to_stemmed_keyword_indexes(tmp_path: Path, embedde
                 "SELECT sql FROM sqlite_schema WHERE name = ?", (table,)
             ).fetchone()
             assert "porter" in sql
-            prof.db.conn.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+            # rank 1: the index also matches its content table (v4: the turns_context view).
+            prof.db.conn.execute(
+                f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)"
+            )
         # The rebuilt indexes hold the old rows, stemmed.
         assert _keyword(prof, "painting", "memories") == ["Melanie painted a sunrise"]
         assert _keyword(prof, "painting", "transcript") == ["She paints every weekend"]

@@ -243,7 +243,7 @@ def test_an_export_names_its_format_and_holds_every_kind(pair, clock) -> None:
     assert lines[0] == {
         "kind": "header",
         "format": 1,
-        "schema_version": 3,
+        "schema_version": 4,
         "embedder": source.embedder.name,
         "dim": source.embedder.dim,
     }

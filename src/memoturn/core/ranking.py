@@ -142,6 +142,11 @@ def query_words(text: str) -> list[tuple[str, ...]]:
 KEYWORD_WEIGHT = 0.5
 """Share of the fused score that comes from BM25; the rest comes from cosine similarity."""
 
+KEYWORD_CONTEXT_WEIGHT = 0.5
+"""What a query word found in a transcript turn's neighbours (the index's ``context`` column)
+counts for in BM25, against 1 for a word of the turn itself: half, so a turn that says it
+outranks a turn next to one that does."""
+
 
 @dataclasses.dataclass(slots=True)
 class Fused:

@@ -129,6 +129,8 @@ class _ScopeSql:
     """Whether the filters go beyond what the vector index can mask by itself."""
     index: VectorIndex
     time_col: str
+    bm25: str
+    """The BM25 expression of the scope's index, with its column weights."""
 
 
 class RecallOps:
@@ -209,7 +211,10 @@ class RecallOps:
             add(f"{time_col} < ?", q.created_before)
         for key, value in q.metadata:
             add(f"json_extract({meta_col}, ?) IS ?", "$." + _json_path_key(key), value)
-        return _ScopeSql(table, fts, conds, params, narrowing, index, time_col)
+        # A transcript turn's index entry also holds its neighbours' words (schema v4).
+        weights = f", 1.0, {ranking.KEYWORD_CONTEXT_WEIGHT}" if scope == Scope.TRANSCRIPT else ""
+        bm25 = f"bm25({fts}{weights})"
+        return _ScopeSql(table, fts, conds, params, narrowing, index, time_col, bm25)
 
     def _recall_scope(
         self: Profile,
@@ -300,10 +305,7 @@ class RecallOps:
         ``depth`` of them pass (any other passing match ranks below all of them) or when the
         index had no more; otherwise the joined query runs.
         """
-        top = (
-            f"SELECT rowid, bm25({s.fts}) FROM {s.fts} WHERE {s.fts} MATCH ? "
-            f"ORDER BY bm25({s.fts}) LIMIT ?"
-        )
+        top = f"SELECT rowid, {s.bm25} FROM {s.fts} WHERE {s.fts} MATCH ? ORDER BY {s.bm25} LIMIT ?"
         if not s.conds:
             return [(rid, -score) for rid, score in cur.execute(top, (match, depth))]
         if not s.narrowing:
@@ -325,9 +327,9 @@ class RecallOps:
         return [
             (rid, -score)
             for rid, score in cur.execute(
-                f"SELECT f.rowid, bm25({s.fts}) FROM {s.fts} f JOIN {s.table} t "
+                f"SELECT f.rowid, {s.bm25} FROM {s.fts} f JOIN {s.table} t "
                 f"ON t.rid = f.rowid WHERE {s.fts} MATCH ? AND {where} "
-                f"ORDER BY bm25({s.fts}) LIMIT ?",
+                f"ORDER BY {s.bm25} LIMIT ?",
                 (match, *s.params, depth),
             )
         ]

@@ -1,0 +1,97 @@
+"""Transcript keyword search: a turn's index entry also holds the words of the turns around it
+(schema v4), weighed at half its own, and stays equal to what those turns say now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memoturn.core.clock import ManualClock
+from memoturn.profile.profile import Profile
+from memoturn.profile.schema import CONTEXT_TURNS
+
+
+def _keyword(prof: Profile, query: str, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+    hits = prof.recall(query, scopes=["transcript"], mode="keyword", k=20, **kw).results
+    return [h.memory.content for h in hits]
+
+
+def _check_index(prof: Profile) -> None:
+    # rank 1: also compare every entry with what the content view gives now.
+    prof.db.conn.execute("INSERT INTO turns_fts(turns_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_reply_is_found_by_the_words_of_the_turns_around_it(tmp_path: Path, embedder) -> None:
+    prof = Profile(tmp_path / "p.db", embedder)
+    try:
+        prof.append_turn("s1", "user", "Have you been to Lisbon?")
+        prof.append_turn("s1", "assistant", "Yes! Last spring, the tarts were amazing")
+        prof.append_turns(
+            "s1",
+            [
+                {"role": "user", "content": "Which ones?"},
+                {"role": "assistant", "content": "The custard ones, near the river"},
+                {"role": "user", "content": "Sounds lovely"},
+            ],
+        )
+        prof.append_turn("s2", "user", "Unrelated chat about the weather")
+        # The turn that says it ranks first; its neighbours follow, nearer ones first
+        # (the turn right after holds it as context too); other sessions never.
+        found = _keyword(prof, "Lisbon")
+        assert found[0] == "Have you been to Lisbon?"
+        assert set(found) == {
+            "Have you been to Lisbon?",
+            "Yes! Last spring, the tarts were amazing",
+            "Which ones?",
+        }
+        # A turn appended later becomes context of the turns before it.
+        assert "The custard ones, near the river" in _keyword(prof, "lovely")
+        assert "Unrelated chat about the weather" not in _keyword(prof, "Lisbon tarts")
+        # Each hit's own words still decide its relevance: a context match holds none.
+        hits = {
+            h.memory.content: h
+            for h in prof.recall("Lisbon", scopes=["transcript"], mode="keyword").results
+        }
+        assert hits["Have you been to Lisbon?"].relevance > hits["Which ones?"].relevance
+        _check_index(prof)
+    finally:
+        prof.close()
+
+
+def test_purged_turns_leave_their_neighbours_entries(tmp_path: Path, embedder) -> None:
+    """Retention deletes old turns; their words leave the entries of the turns that remain,
+    and the index stays equal to the view through appends and deletes in two sessions."""
+    clock = ManualClock()
+    prof = Profile(tmp_path / "p.db", embedder, clock=clock)
+    try:
+        for i in range(4):  # interleaved appends to two sessions
+            prof.append_turn("a", "user", f"alpha{i} apple")
+            prof.append_turn("b", "user", f"beta{i} banana")
+        _check_index(prof)
+        clock.advance(100)
+        prof.append_turn("a", "user", "alpha4 apricot")
+        assert "alpha4 apricot" in _keyword(prof, "alpha3")
+        # The retention period ends between the first eight turns and the last one.
+        prof.retention_s = 50
+        assert prof.sweep().count == 8
+        _check_index(prof)
+        assert _keyword(prof, "alpha3") == []
+        assert _keyword(prof, "apple") == []
+        assert _keyword(prof, "apricot") == ["alpha4 apricot"]
+        prof.append_turn("a", "user", "alpha5 avocado")
+        assert _keyword(prof, "apricot") == ["alpha4 apricot", "alpha5 avocado"]
+        _check_index(prof)
+    finally:
+        prof.close()
+
+
+def test_context_reaches_the_stated_number_of_turns(tmp_path: Path, embedder) -> None:
+    prof = Profile(tmp_path / "p.db", embedder)
+    try:
+        words = [f"word{i}" for i in range(2 * CONTEXT_TURNS + 3)]
+        prof.append_turns("s", [{"role": "user", "content": w} for w in words])
+        middle = CONTEXT_TURNS + 1
+        found = set(_keyword(prof, words[middle]))
+        assert found == set(words[middle - CONTEXT_TURNS : middle + CONTEXT_TURNS + 1])
+        _check_index(prof)
+    finally:
+        prof.close()
