@@ -1,4 +1,4 @@
-"""Transcript keyword search: a turn's index entry also holds the words of the turns around it
+"""Transcript keyword search: a turn's index entry also holds the words of the turns before it
 (schema v4), weighed at half its own, and stays equal to what those turns say now."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def _check_index(prof: Profile) -> None:
     prof.db.conn.execute("INSERT INTO turns_fts(turns_fts, rank) VALUES ('integrity-check', 1)")
 
 
-def test_a_reply_is_found_by_the_words_of_the_turns_around_it(tmp_path: Path, embedder) -> None:
+def test_a_reply_is_found_by_the_words_of_the_turns_before_it(tmp_path: Path, embedder) -> None:
     prof = Profile(tmp_path / "p.db", embedder)
     try:
         prof.append_turn("s1", "user", "Have you been to Lisbon?")
@@ -34,8 +34,7 @@ def test_a_reply_is_found_by_the_words_of_the_turns_around_it(tmp_path: Path, em
             ],
         )
         prof.append_turn("s2", "user", "Unrelated chat about the weather")
-        # The turn that says it ranks first; its neighbours follow, nearer ones first
-        # (the turn right after holds it as context too); other sessions never.
+        # The turn that says it ranks first; the two after it follow; other sessions never.
         found = _keyword(prof, "Lisbon")
         assert found[0] == "Have you been to Lisbon?"
         assert set(found) == {
@@ -43,8 +42,12 @@ def test_a_reply_is_found_by_the_words_of_the_turns_around_it(tmp_path: Path, em
             "Yes! Last spring, the tarts were amazing",
             "Which ones?",
         }
-        # A turn appended later becomes context of the turns before it.
-        assert "The custard ones, near the river" in _keyword(prof, "lovely")
+        # A turn appended later holds the turns before it, across appends.
+        prof.append_turn("s1", "assistant", "Absolutely")
+        found = _keyword(prof, "river")
+        assert found[0] == "The custard ones, near the river"
+        assert set(found) == {"The custard ones, near the river", "Sounds lovely", "Absolutely"}
+        assert _keyword(prof, "weather") == ["Unrelated chat about the weather"]
         assert "Unrelated chat about the weather" not in _keyword(prof, "Lisbon tarts")
         # Each hit's own words still decide its relevance: a context match holds none.
         hits = {
@@ -91,7 +94,7 @@ def test_context_reaches_the_stated_number_of_turns(tmp_path: Path, embedder) ->
         prof.append_turns("s", [{"role": "user", "content": w} for w in words])
         middle = CONTEXT_TURNS + 1
         found = set(_keyword(prof, words[middle]))
-        assert found == set(words[middle - CONTEXT_TURNS : middle + CONTEXT_TURNS + 1])
+        assert found == set(words[middle : middle + CONTEXT_TURNS + 1])
         _check_index(prof)
     finally:
         prof.close()

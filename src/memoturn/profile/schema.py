@@ -12,18 +12,19 @@ from __future__ import annotations
 from typing import Final
 
 CONTEXT_TURNS: Final = 2
-"""How many turns on each side of a transcript turn its keyword index entry also holds. Written
-into migration v4 (its view and triggers): changing it takes a new migration."""
+"""How many turns before a transcript turn (same session) its keyword index entry also holds.
+Written into migration v4 (its view and triggers): changing it takes a new migration."""
 
 
 def _context_trigger(when: str, event: str) -> str:
-    """A v4 trigger: before a turn is inserted or deleted, drop the index entries of the turns
-    whose context it changes (with the values they were indexed with, which the view still
-    gives); after, index them again from the view."""
+    """A v4 trigger: before a turn is inserted or deleted, drop the index entries of the turn
+    and of the turns after it whose context it changes (with the values they were indexed
+    with, which the view still gives); after, index them again from the view. An append
+    changes no earlier entry, so it costs one index insert, as before."""
     row = "new" if event == "INSERT" else "old"
     near = (
         f"WHERE session_id = {row}.session_id "
-        f"AND turn BETWEEN {row}.turn - {CONTEXT_TURNS} AND {row}.turn + {CONTEXT_TURNS}"
+        f"AND turn BETWEEN {row}.turn AND {row}.turn + {CONTEXT_TURNS}"
     )
     if when == "BEFORE":
         body = (
@@ -193,14 +194,16 @@ MIGRATIONS: list[list[str]] = [
             f"INSERT INTO {table}_fts({table}_fts, rank) VALUES ('secure-delete', 1)",
         )
     ],
-    # v4: a turn's keyword index entry also holds its neighbours' words. A reply seldom names
-    # its subject ("Yes! Last spring, the tarts were amazing"); the turns around it do. The
-    # index gets a second column, `context`: the text of the turns up to CONTEXT_TURNS before
-    # and after it in the same session, read from the view `turns_context` (so nothing is
-    # stored twice: forgetting or purging a turn takes its words out of its neighbours'
-    # entries too). Triggers keep each entry equal to what the view says now: before a turn is
-    # inserted or deleted, the entries of the turns whose context it changes are removed with
-    # the values they were indexed with; after, they are indexed again. Recall weighs a
+    # v4: a turn's keyword index entry also holds the words of the turns before it. A reply
+    # seldom names its subject ("Yes! Last spring, the tarts were amazing"); the turns it
+    # answers do. The index gets a second column, `context`: the text of the CONTEXT_TURNS
+    # turns before it in the same session, read from the view `turns_context` (so nothing is
+    # stored twice: purging a turn takes its words out of the entries after it too). Only
+    # earlier turns, so an append never rewrites an entry: an FTS5 delete with secure-delete
+    # on costs about 5-20 ms here, and re-indexing the turns before each appended one made
+    # ingest several times slower. Triggers keep each entry equal to what the view says now:
+    # before a turn is inserted or deleted, the entries whose context it changes are removed
+    # with the values they were indexed with; after, they are indexed again. Recall weighs a
     # context word at ranking.KEYWORD_CONTEXT_WEIGHT of a turn's own word.
     [
         "DROP TRIGGER turns_ai",
@@ -208,8 +211,8 @@ MIGRATIONS: list[list[str]] = [
         "DROP TABLE turns_fts",
         f"""CREATE VIEW turns_context AS SELECT t.rid, t.session_id, t.turn, t.content,
             (SELECT group_concat(n.content, char(10) ORDER BY n.turn) FROM turns n
-             WHERE n.session_id = t.session_id AND n.turn <> t.turn
-             AND n.turn BETWEEN t.turn - {CONTEXT_TURNS} AND t.turn + {CONTEXT_TURNS}) AS context
+             WHERE n.session_id = t.session_id
+             AND n.turn BETWEEN t.turn - {CONTEXT_TURNS} AND t.turn - 1) AS context
             FROM turns t""",
         """CREATE VIRTUAL TABLE turns_fts USING fts5(
             content, context, content='turns_context', content_rowid='rid',
