@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from memoturn.core import ranking
 from memoturn.core.clock import ManualClock
 from memoturn.profile.profile import Profile
 from memoturn.profile.schema import CONTEXT_TURNS
@@ -42,11 +43,22 @@ def test_a_reply_is_found_by_the_words_of_the_turns_before_it(tmp_path: Path, em
             "Yes! Last spring, the tarts were amazing",
             "Which ones?",
         }
+        # And a turn is found by the words of the turns just after it: the question by its
+        # answer, below the answer itself.
+        found = _keyword(prof, "tarts")
+        assert found[0] == "Yes! Last spring, the tarts were amazing"
+        assert "Have you been to Lisbon?" in found
         # A turn appended later holds the turns before it, across appends.
         prof.append_turn("s1", "assistant", "Absolutely")
         found = _keyword(prof, "river")
         assert found[0] == "The custard ones, near the river"
-        assert set(found) == {"The custard ones, near the river", "Sounds lovely", "Absolutely"}
+        assert set(found) == {
+            "Yes! Last spring, the tarts were amazing",  # two turns before: credited
+            "Which ones?",
+            "The custard ones, near the river",
+            "Sounds lovely",  # two turns after: context
+            "Absolutely",
+        }
         assert _keyword(prof, "weather") == ["Unrelated chat about the weather"]
         assert "Unrelated chat about the weather" not in _keyword(prof, "Lisbon tarts")
         # Each hit's own words still decide its relevance: a context match holds none.
@@ -94,7 +106,19 @@ def test_context_reaches_the_stated_number_of_turns(tmp_path: Path, embedder) ->
         prof.append_turns("s", [{"role": "user", "content": w} for w in words])
         middle = CONTEXT_TURNS + 1
         found = set(_keyword(prof, words[middle]))
-        assert found == set(words[middle : middle + CONTEXT_TURNS + 1])
+        # Its context makes the turns after it match; the credit, the turns before it.
+        assert found == set(words[middle - CONTEXT_TURNS : middle + CONTEXT_TURNS + 1])
         _check_index(prof)
     finally:
         prof.close()
+
+
+def test_credit_earlier_turns_adds_half_the_best_later_match() -> None:
+    keyword = [(10, 4.0), (11, 2.0), (20, 1.0)]
+    # 11 and 12 come after 10; 9 comes before 10 and 11; 19 before 20.
+    earlier = [(10, 9), (11, 10), (11, 9), (20, 19), (20, 18)]
+    ranked = ranking.credit_earlier_turns(keyword, earlier, weight=0.5)
+    assert dict(ranked) == {10: 5.0, 11: 2.0, 9: 2.0, 20: 1.0, 19: 0.5, 18: 0.5}
+    # Best first; a tie keeps the list's order (matched turns before credited ones).
+    assert [k for k, _ in ranked] == [10, 11, 9, 20, 19, 18]
+    assert ranking.credit_earlier_turns([], earlier) == []

@@ -19,6 +19,7 @@ from memoturn.core import limits, ranking, validate
 from memoturn.core.errors import InvalidInput
 from memoturn.core.model import MemoryType, RecallHit, RecallResult, Scope, Why
 from memoturn.profile import rows
+from memoturn.profile.schema import CONTEXT_TURNS
 from memoturn.profile.vectorindex import VectorIndex
 
 if TYPE_CHECKING:
@@ -233,6 +234,8 @@ class RecallOps:
         match = ranking.fts_query(q.query) if q.mode != "vector" else None
         if match is not None:
             keyword = self._keyword_list(cur, s, where, match, depth)
+            if scope == Scope.TRANSCRIPT and keyword:
+                keyword = self._credit_earlier_turns(cur, s, where, keyword, depth)
         vector: list[tuple[int, float]] = []
         similarity: dict[int, float] = {}
         if qvec is not None:
@@ -333,6 +336,25 @@ class RecallOps:
                 (match, *s.params, depth),
             )
         ]
+
+    def _credit_earlier_turns(
+        self: Profile,
+        cur: Any,
+        s: _ScopeSql,
+        where: str,
+        keyword: list[tuple[int, float]],
+        depth: int,
+    ) -> list[tuple[int, float]]:
+        """The keyword list with each turn also credited for the turns just after it that
+        matched (``ranking.credit_earlier_turns``); the credited turns pass the same filters."""
+        marks = ",".join("?" * len(keyword))
+        earlier = cur.execute(
+            f"SELECT h.rid, t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
+            f"AND t.turn BETWEEN h.turn - {CONTEXT_TURNS} AND h.turn - 1 "
+            f"WHERE h.rid IN ({marks}) AND {where}",
+            (*(rid for rid, _ in keyword), *s.params),
+        ).fetchall()
+        return ranking.credit_earlier_turns(keyword, earlier)[:depth]
 
     def _hydrate(self: Profile, cur: Any, scope: str, keys: Sequence[int]) -> dict[int, Any]:
         if not keys:
