@@ -68,7 +68,10 @@ def test_v2_database_migrates_to_stemmed_keyword_indexes(tmp_path: Path, embedde
                 "SELECT sql FROM sqlite_schema WHERE name = ?", (table,)
             ).fetchone()
             assert "porter" in sql
-            prof.db.conn.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+            # rank 1: the index also matches its content table (v5: the turns_context view).
+            prof.db.conn.execute(
+                f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)"
+            )
         # The rebuilt indexes hold the old rows, stemmed.
         assert _keyword(prof, "painting", "memories") == ["Melanie painted a sunrise"]
         assert _keyword(prof, "painting", "transcript") == ["She paints every weekend"]

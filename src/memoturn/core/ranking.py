@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 # Words that carry no topic on their own. Dropped from the keyword query unless nothing else
 # is left; BM25's idf would mostly ignore them anyway, but they cost posting-list reads.
@@ -141,6 +141,33 @@ def query_words(text: str) -> list[tuple[str, ...]]:
 
 KEYWORD_WEIGHT = 0.5
 """Share of the fused score that comes from BM25; the rest comes from cosine similarity."""
+
+KEYWORD_CONTEXT_WEIGHT = 0.5
+"""What a query word found in a transcript turn's neighbours (the index's ``context`` column)
+counts for in BM25, against 1 for a word of the turn itself: half, so a turn that says it
+outranks a turn next to one that does."""
+
+
+def credit_earlier_turns(
+    keyword: Sequence[tuple[int, float]],
+    earlier: Iterable[tuple[int, int]],
+    *,
+    weight: float = KEYWORD_CONTEXT_WEIGHT,
+) -> list[tuple[int, float]]:
+    """A transcript keyword list ``(key, bm25)`` in which each turn also scores ``weight``
+    times the best BM25 of the turns just after it that matched: ``earlier`` pairs a matched
+    turn's key with the key of a turn before it. The mirror of the index's context column
+    (a turn holds the words of the turns before it): a question is found by the words of its
+    answer ("Lisbon? ... Yes, the tarts were amazing" for "tarts"). Best first, ties in the
+    list's order."""
+    own = dict(keyword)
+    credit: dict[int, float] = {}
+    for later, key in earlier:
+        if later in own:
+            credit[key] = max(credit.get(key, 0.0), own[later])
+    order = {key: i for i, key in enumerate([*own, *(k for k in credit if k not in own)])}
+    scores = {key: own.get(key, 0.0) + weight * credit.get(key, 0.0) for key in order}
+    return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
 
 
 @dataclasses.dataclass(slots=True)

@@ -19,6 +19,7 @@ from memoturn.core import limits, ranking, validate
 from memoturn.core.errors import InvalidInput
 from memoturn.core.model import MemoryType, RecallHit, RecallResult, Scope, Why
 from memoturn.profile import rows
+from memoturn.profile.schema import CONTEXT_TURNS
 from memoturn.profile.vectorindex import VectorIndex
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ class _ScopeSql:
     """Whether the filters go beyond what the vector index can mask by itself."""
     index: VectorIndex
     time_col: str
+    bm25: str
+    """The BM25 expression of the scope's index, with its column weights."""
 
 
 class RecallOps:
@@ -209,7 +212,10 @@ class RecallOps:
             add(f"{time_col} < ?", q.created_before)
         for key, value in q.metadata:
             add(f"json_extract({meta_col}, ?) IS ?", "$." + _json_path_key(key), value)
-        return _ScopeSql(table, fts, conds, params, narrowing, index, time_col)
+        # A transcript turn's index entry also holds its neighbours' words (schema v5).
+        weights = f", 1.0, {ranking.KEYWORD_CONTEXT_WEIGHT}" if scope == Scope.TRANSCRIPT else ""
+        bm25 = f"bm25({fts}{weights})"
+        return _ScopeSql(table, fts, conds, params, narrowing, index, time_col, bm25)
 
     def _recall_scope(
         self: Profile,
@@ -228,6 +234,8 @@ class RecallOps:
         match = ranking.fts_query(q.query) if q.mode != "vector" else None
         if match is not None:
             keyword = self._keyword_list(cur, s, where, match, depth)
+            if scope == Scope.TRANSCRIPT and keyword:
+                keyword = self._credit_earlier_turns(cur, s, where, keyword, depth)
         vector: list[tuple[int, float]] = []
         similarity: dict[int, float] = {}
         if qvec is not None:
@@ -300,10 +308,7 @@ class RecallOps:
         ``depth`` of them pass (any other passing match ranks below all of them) or when the
         index had no more; otherwise the joined query runs.
         """
-        top = (
-            f"SELECT rowid, bm25({s.fts}) FROM {s.fts} WHERE {s.fts} MATCH ? "
-            f"ORDER BY bm25({s.fts}) LIMIT ?"
-        )
+        top = f"SELECT rowid, {s.bm25} FROM {s.fts} WHERE {s.fts} MATCH ? ORDER BY {s.bm25} LIMIT ?"
         if not s.conds:
             return [(rid, -score) for rid, score in cur.execute(top, (match, depth))]
         if not s.narrowing:
@@ -325,12 +330,31 @@ class RecallOps:
         return [
             (rid, -score)
             for rid, score in cur.execute(
-                f"SELECT f.rowid, bm25({s.fts}) FROM {s.fts} f JOIN {s.table} t "
+                f"SELECT f.rowid, {s.bm25} FROM {s.fts} f JOIN {s.table} t "
                 f"ON t.rid = f.rowid WHERE {s.fts} MATCH ? AND {where} "
-                f"ORDER BY bm25({s.fts}) LIMIT ?",
+                f"ORDER BY {s.bm25} LIMIT ?",
                 (match, *s.params, depth),
             )
         ]
+
+    def _credit_earlier_turns(
+        self: Profile,
+        cur: Any,
+        s: _ScopeSql,
+        where: str,
+        keyword: list[tuple[int, float]],
+        depth: int,
+    ) -> list[tuple[int, float]]:
+        """The keyword list with each turn also credited for the turns just after it that
+        matched (``ranking.credit_earlier_turns``); the credited turns pass the same filters."""
+        marks = ",".join("?" * len(keyword))
+        earlier = cur.execute(
+            f"SELECT h.rid, t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
+            f"AND t.turn BETWEEN h.turn - {CONTEXT_TURNS} AND h.turn - 1 "
+            f"WHERE h.rid IN ({marks}) AND {where}",
+            (*(rid for rid, _ in keyword), *s.params),
+        ).fetchall()
+        return ranking.credit_earlier_turns(keyword, earlier)[:depth]
 
     def _hydrate(self: Profile, cur: Any, scope: str, keys: Sequence[int]) -> dict[int, Any]:
         if not keys:

@@ -9,6 +9,37 @@ with the next txid's segment; a reader or an older restored state migrates its o
 
 from __future__ import annotations
 
+from typing import Final
+
+CONTEXT_TURNS: Final = 2
+"""How many turns before a transcript turn (same session) its keyword index entry also holds.
+Written into migration v5 (its view and triggers): changing it takes a new migration."""
+
+
+def _context_trigger(when: str, event: str) -> str:
+    """A v5 trigger: before a turn is inserted or deleted, drop the index entries of the turn
+    and of the turns after it whose context it changes (with the values they were indexed
+    with, which the view still gives); after, index them again from the view. An append
+    changes no earlier entry, so it costs one index insert, as before."""
+    row = "new" if event == "INSERT" else "old"
+    near = (
+        f"WHERE session_id = {row}.session_id "
+        f"AND turn BETWEEN {row}.turn AND {row}.turn + {CONTEXT_TURNS}"
+    )
+    if when == "BEFORE":
+        body = (
+            "INSERT INTO turns_fts(turns_fts, rowid, content, context) "
+            f"SELECT 'delete', rid, content, context FROM turns_context {near};"
+        )
+    else:
+        body = (
+            "INSERT INTO turns_fts(rowid, content, context) "
+            f"SELECT rid, content, context FROM turns_context {near};"
+        )
+    name = f"turns_{when[0].lower()}{event[0].lower()}"
+    return f"CREATE TRIGGER {name} {when} {event} ON turns BEGIN {body} END"
+
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID""",
@@ -179,6 +210,37 @@ MIGRATIONS: list[list[str]] = [
             memory_ids TEXT NOT NULL,
             PRIMARY KEY (session_id, turn)
         ) WITHOUT ROWID""",
+    ],
+    # v5: a turn's keyword index entry also holds the words of the turns before it. A reply
+    # seldom names its subject ("Yes! Last spring, the tarts were amazing"); the turns it
+    # answers do. The index gets a second column, `context`: the text of the CONTEXT_TURNS
+    # turns before it in the same session, read from the view `turns_context` (so nothing is
+    # stored twice: purging a turn takes its words out of the entries after it too). Only
+    # earlier turns, so an append never rewrites an entry: an FTS5 delete with secure-delete
+    # on costs about 5-20 ms here, and re-indexing the turns before each appended one made
+    # ingest several times slower. Triggers keep each entry equal to what the view says now:
+    # before a turn is inserted or deleted, the entries whose context it changes are removed
+    # with the values they were indexed with; after, they are indexed again. Recall weighs a
+    # context word at ranking.KEYWORD_CONTEXT_WEIGHT of a turn's own word.
+    [
+        "DROP TRIGGER turns_ai",
+        "DROP TRIGGER turns_ad",
+        "DROP TABLE turns_fts",
+        f"""CREATE VIEW turns_context AS SELECT t.rid, t.session_id, t.turn, t.content,
+            (SELECT group_concat(n.content, char(10) ORDER BY n.turn) FROM turns n
+             WHERE n.session_id = t.session_id
+             AND n.turn BETWEEN t.turn - {CONTEXT_TURNS} AND t.turn - 1) AS context
+            FROM turns t""",
+        """CREATE VIRTUAL TABLE turns_fts USING fts5(
+            content, context, content='turns_context', content_rowid='rid',
+            tokenize='porter unicode61 remove_diacritics 2')""",
+        "INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')",
+        "INSERT INTO turns_fts(turns_fts, rank) VALUES ('secure-delete', 1)",
+        *(
+            _context_trigger(when, event)
+            for event in ("INSERT", "DELETE")
+            for when in ("BEFORE", "AFTER")
+        ),
     ],
 ]
 
