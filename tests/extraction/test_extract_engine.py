@@ -596,3 +596,26 @@ def test_the_background_thread_runs_automatic_extraction_off_the_request(
             time.sleep(0.05)
         assert [m.content for m in p.list_memories().memories] == ["The user lives in Lisbon"]
         assert len(chat.requests) == 1
+
+
+def test_erasing_a_session_takes_its_extraction_progress_and_turn_hashes_too(
+    engine, chat, tmp_path
+) -> None:
+    from memoturn.profile.extraction import turn_hash
+
+    p = _session(engine, "chat-2")
+    p.append_turns("chat-3", TURNS[:1])
+    chat.answers.append(memories(("preference", "The user is vegetarian", "diet", [1])))
+    p.extract("chat-2")
+    hashes = [turn_hash(t["role"], None, t["content"]).encode() for t in TURNS]
+
+    def found() -> list[bytes]:  # in the node's local files (the store's history goes later)
+        files = [f for f in tmp_path.rglob("*") if f.is_file() and "store" not in f.parts]
+        blobs = [f.read_bytes() for f in files]
+        return [h for h in hashes if any(h in b for b in blobs)]
+
+    assert found()  # the hashes are in the profile's files until the erasure
+    p.erase(session_id="chat-2")
+    assert found() == []
+    chat.answers.append(memories(("preference", "The user is vegetarian", "diet", [1])))
+    assert [o.turn for o in p.extract("chat-3").report] == [1]  # other sessions extract

@@ -49,6 +49,7 @@ _TABLES_ALL = (
     "vectors",
     "vector_collections",
     "idempotency",
+    "extracted_turns",
 )
 
 
@@ -114,6 +115,8 @@ def delete_rows(
             items.append(ErasedItem("turn", f"{sid}#{turn}", digest(secret, content)))
             rids["turns"].append(rid)
         cur.execute("DELETE FROM turns WHERE session_id = ?", (sid,))
+        # how far extraction got holds each turn's hash: a digest of the erased words
+        cur.execute("DELETE FROM extracted_turns WHERE session_id = ?", (sid,))
         row = cur.execute("SELECT metadata FROM sessions WHERE id = ?", (sid,)).fetchone()
         if row is not None:
             items.append(ErasedItem("session", sid, digest(secret, row[0])))
@@ -127,6 +130,9 @@ def delete_rows(
             items.append(ErasedItem("turn", f"{sid}#{turn}", digest(secret, content)))
             rids["turns"].append(rid)
             cur.execute("DELETE FROM turns WHERE rid = ?", (rid,))
+            cur.execute(
+                "DELETE FROM extracted_turns WHERE session_id = ? AND turn = ?", (sid, turn)
+            )
 
     # documents and their chunks
     if req.all:
