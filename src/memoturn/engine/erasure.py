@@ -164,6 +164,10 @@ class ErasureOps:
             except (PreconditionFailed, Unavailable, NotFound, Conflict) as e:
                 # another node advanced it meanwhile, or writes the branch: it sweeps too
                 log.info("erasure %s not advanced here: %s", doc["id"], e)
+            except Exception:
+                # One erasure that fails must not hold back the others; it is retried by
+                # the next sweep from the step it recorded last.
+                log.exception("erasure %s failed; the next sweep retries it", doc["id"])
             out.append(_record(doc))
         return out
 
