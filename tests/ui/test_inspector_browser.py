@@ -22,8 +22,6 @@ from memoturn.testing import NodeProcess
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(1800)]
 
 EXPECTED = [
-    # GET P/erasures where the node has no such route: the view says "not available".
-    ("/erasures", "404"),
     # bob's profile token asking for alice: refused, and the page says so.
     ("/profiles/alice/", "403"),
 ]
@@ -66,6 +64,9 @@ def seeded(node) -> dict[str, str]:
         c.create_branch("acme", "alice", "what-if", from_checkpoint="before-move")
         c.profile("acme", "alice", "what-if").ingest("fact", "Alice moved to Rome", topic="home")
         c.profile("acme", "bob").ingest("fact", "Bob plays chess")
+        secret = c.profile("acme", "bob").ingest("fact", "Bob's secret to forget").memory
+        c.create_checkpoint("acme", "bob", "backup")  # blocks the erasure, by name
+        c.profile("acme", "bob").erase(memory_ids=[secret.id])
         ns_token = c.mint_token("acme").token
         bob_token = c.mint_token("acme", profile="bob").token
     return {"ns": ns_token, "bob": bob_token}
@@ -188,8 +189,7 @@ def test_the_inspector_in_a_browser(node, seeded, browser: Browser, screens: Pat
     b.wait_until(lambda: b.text("#erasures").strip(), "the erasures part")
     b.wait_until(lambda: b.find_all("#audit table, #audit .error"), "the audit part")
     assert "retention_s" in b.text("#policy") and "ai_egress" in b.text("#policy")
-    erasures = b.text("#erasures")
-    assert "not available on this node" in erasures or "STATE" in erasures.upper()
+    assert "(none)" in b.text("#erasures") and not b.find_all("#erasures tr.erasure")
     assert not b.find_all("#audit .error"), b.text("#audit")
     ops = b.text("#audit")
     assert len(b.find_all("#audit .audit-event")) >= 10
@@ -209,6 +209,11 @@ def test_the_inspector_in_a_browser(node, seeded, browser: Browser, screens: Pat
     b.get(f"{node.url}/ui/#/p/acme/bob/governance")
     b.wait_for("#policy td")
     assert "namespace's token" in b.text("#audit")
+    b.wait_for("#erasures tr.erasure")
+    erasures = b.text("#erasures")
+    assert "blocked" in erasures and "checkpoint backup (main, txid" in erasures, erasures
+    assert "secret" not in erasures
+    shot("11-erasures")
 
     b.read_console()
     assert _errors(b.console) == [], b.console

@@ -68,13 +68,19 @@ function actor(a) {
   return h("span", { title: json(a) }, who, a.token_id ? h("span", { class: "muted" }, ` · token ${a.token_id}`) : null);
 }
 
+function blocker(b) {
+  // {kind, name, branch?, txid?}: "checkpoint backup (main, txid 2)"
+  const where = [b.branch, b.txid != null ? `txid ${b.txid}` : null].filter(Boolean).join(", ");
+  return `${b.kind} ${b.name}${where ? ` (${where})` : ""}`;
+}
+
 async function erasuresPart(el, ctx) {
   try {
     const { erasures } = await api("GET", profile(ctx.ns, ctx.profile) + "/erasures", { query: { branch: ctx.branch } });
     clear(el, table([
       { title: "id", cell: (x) => h("code", {}, x.id) },
       { title: "state", cell: (x) => h("span", { class: `tag ${x.state}` }, x.state) },
-      { title: "blocked by", cell: (x) => ((x.blocked_by || []).length ? (x.blocked_by || []).map(json).join(", ") : "") },
+      { title: "blocked by", cell: (x) => (x.blocked_by || []).map(blocker).join(", ") },
       { title: "requested", cell: (x) => when(x.created_at || x.requested_at) },
       { title: "receipt", cell: (x) => (x.receipt ? "signed receipt" : "") },
     ], erasures, () => ({ class: "erasure" })));
