@@ -39,42 +39,17 @@ def add_commands(
     p.set_defaults(standalone=verify)
 
 
-def _deployment_key(store: Any) -> Any:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from memoturn.engine.tokens import SIGNING_SECRET, signing_seed_from
-    from memoturn.storage import keys
-    from memoturn.storage.objectstore import ObjectNotFound
-
-    seed = signing_seed_from(os.environ.get("MEMOTURN_SIGNING_KEY"))
-    if seed is None:
-        try:
-            seed = store.get(keys.deployment_secret(SIGNING_SECRET), op="get_secret").data
-        except ObjectNotFound:
-            return None
-    if seed.startswith(b"memoturn-sealed-v1\n"):
-        from memoturn.engine.signing import unseal
-
-        kek = signing_seed_from(
-            os.environ.get("MEMOTURN_KEY_ENCRYPTION_KEY"), "MEMOTURN_KEY_ENCRYPTION_KEY"
-        )
-        if kek is None:
-            return None
-        seed = unseal(kek, seed, keys.deployment_secret(SIGNING_SECRET))
-    return Ed25519PrivateKey.from_private_bytes(seed).public_key()
-
-
 def _views(data: bytes) -> Iterator[bytes]:
     """The bytes of an object as stored, and decoded when it is a segment or snapshot
     (which may be compressed)."""
     yield data
-    from memoturn.storage.segment import Segment, Snapshot
+    from memoturn.storage.segment import CorruptSegment, Segment, Snapshot
 
     for kind in (Segment, Snapshot):
         try:
             decoded = kind.decode(data)
-        except Exception:
-            continue
+        except CorruptSegment:
+            continue  # not one of these: its stored bytes were scanned above
         if isinstance(decoded, Segment):
             yield b"".join(decoded.pages[n] for n in sorted(decoded.pages))
         else:
@@ -101,7 +76,9 @@ def verify(a: argparse.Namespace) -> int:
         from memoturn.storage.url import open_store
 
         store = open_store(a.object_store, endpoint=a.s3_endpoint)
-        trusted = _deployment_key(store)
+        from memoturn.engine.tokens import deployment_public_key
+
+        trusted = deployment_public_key(store)
         if trusted is None:
             print("error: this object store holds no Memoturn deployment key", file=sys.stderr)
             return 1

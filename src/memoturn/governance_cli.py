@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -140,23 +139,15 @@ def _export(client: Any, a: argparse.Namespace) -> int:
 def _verify(a: argparse.Namespace) -> int:
     import time
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from memoturn.engine.audit import verify
-    from memoturn.engine.tokens import SIGNING_SECRET, signing_seed_from
-    from memoturn.storage import keys
-    from memoturn.storage.objectstore import ObjectNotFound
+    from memoturn.engine.tokens import deployment_public_key
     from memoturn.storage.url import open_store
 
     store = open_store(a.object_store, endpoint=a.s3_endpoint)
-    seed = signing_seed_from(os.environ.get("MEMOTURN_SIGNING_KEY"))
-    if seed is None:
-        try:
-            seed = store.get(keys.deployment_secret(SIGNING_SECRET), op="get_secret").data
-        except ObjectNotFound:
-            print("error: this object store holds no Memoturn deployment key", file=sys.stderr)
-            return 1
-    public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    public = deployment_public_key(store)
+    if public is None:
+        print("error: this object store holds no Memoturn deployment key", file=sys.stderr)
+        return 1
     started = time.perf_counter()
     verdict = verify(store, a.namespace, public, max_head_age_s=a.max_head_age, now=time.time())
     seconds = time.perf_counter() - started

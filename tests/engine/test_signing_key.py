@@ -57,3 +57,24 @@ def test_a_key_from_the_environment_never_touches_the_store(tmp_path, embedder) 
         assert tokens.key_source == signing.FROM_ENVIRONMENT
         tokens.mint_root()
         assert KEY not in [o.key for o in store.list("deployment/")]
+
+
+def test_offline_verifiers_open_a_sealed_key_with_the_key_encryption_key(
+    tmp_path, embedder, monkeypatch
+) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from memoturn.engine.tokens import deployment_public_key
+
+    def raw(public) -> bytes:
+        return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    store = LocalDirStore(tmp_path / "store")
+    monkeypatch.delenv("MEMOTURN_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("MEMOTURN_KEY_ENCRYPTION_KEY", raising=False)
+    assert deployment_public_key(store) is None  # no key stored yet
+    with _engine(tmp_path, "a", store, embedder) as a:
+        signer = TokenAuthority(a, kek=KEK).signing_key
+    assert deployment_public_key(store) is None  # sealed, and no key to open it
+    monkeypatch.setenv("MEMOTURN_KEY_ENCRYPTION_KEY", KEK.hex())
+    assert raw(deployment_public_key(store)) == raw(signer.public_key())

@@ -206,19 +206,18 @@ class ErasureOps:
         return self.deployment_secret(DIGEST_SECRET)
 
     def _signing_key(self: Engine) -> Ed25519PrivateKey:
+        """The deployment's signing key (a node's HTTP app sets it to its tokens' key; in
+        process it is loaded the same way the tokens load it)."""
         if self.erasure_signing_key is None:
-            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+            from memoturn.engine.tokens import TokenAuthority, signing_seed_from
 
-            from memoturn.engine import signing
-            from memoturn.engine.tokens import SIGNING_SECRET, signing_seed_from
-
-            seed = signing_seed_from(os.environ.get("MEMOTURN_SIGNING_KEY"))
-            if seed is None:
-                kek = signing_seed_from(
+            self.erasure_signing_key = TokenAuthority(
+                self,
+                seed=signing_seed_from(os.environ.get("MEMOTURN_SIGNING_KEY")),
+                kek=signing_seed_from(
                     os.environ.get("MEMOTURN_KEY_ENCRYPTION_KEY"), "MEMOTURN_KEY_ENCRYPTION_KEY"
-                )
-                seed = signing.load_seed(self, SIGNING_SECRET, kek=kek).seed
-            self.erasure_signing_key = Ed25519PrivateKey.from_private_bytes(seed)
+                ),
+            ).signing_key
         return self.erasure_signing_key
 
     def _phase_done(self: Engine, doc: Mapping[str, Any], op: str, txid: int | None) -> None:

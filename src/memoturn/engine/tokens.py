@@ -31,16 +31,19 @@ from typing import TYPE_CHECKING
 
 import jwt
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from memoturn.core import validate
 from memoturn.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
 from memoturn.core.model import MintedToken
 from memoturn.core.names import ROOT_TOKEN_FILE, check_name, database_id
 from memoturn.engine import signing
+from memoturn.storage import keys
+from memoturn.storage.objectstore import ObjectNotFound
 
 if TYPE_CHECKING:
     from memoturn.engine.engine import Engine
+    from memoturn.storage.objectstore import ObjectStore
 
 ALGORITHM = "EdDSA"
 ISSUER = "memoturn"
@@ -371,3 +374,25 @@ def signing_seed_from(value: str | None, name: str = "MEMOTURN_SIGNING_KEY") -> 
             hint="generate one with: python -c 'import secrets; print(secrets.token_hex(32))'",
         )
     return seed
+
+
+def deployment_public_key(store: ObjectStore) -> Ed25519PublicKey | None:
+    """The deployment's signing key, public half, for offline checks of what it signed
+    (the audit stream, erasure receipts): ``MEMOTURN_SIGNING_KEY`` if set, else the secret
+    in ``store`` (opened with ``MEMOTURN_KEY_ENCRYPTION_KEY`` when sealed). ``None`` when
+    the store holds none, or holds it sealed and no key-encryption key is given."""
+    seed = signing_seed_from(os.environ.get("MEMOTURN_SIGNING_KEY"))
+    if seed is None:
+        key = keys.deployment_secret(SIGNING_SECRET)
+        try:
+            seed = store.get(key, op="get_secret").data
+        except ObjectNotFound:
+            return None
+        if seed.startswith(signing.ENVELOPE):
+            kek = signing_seed_from(
+                os.environ.get("MEMOTURN_KEY_ENCRYPTION_KEY"), "MEMOTURN_KEY_ENCRYPTION_KEY"
+            )
+            if kek is None:
+                return None
+            seed = signing.unseal(kek, seed, key)
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key()
