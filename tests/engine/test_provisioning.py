@@ -105,6 +105,19 @@ def test_two_nodes_racing_for_one_seq_both_land(make_engine) -> None:
     assert a.list_profiles("acme").profiles == ["first", "from-a", "from-b"]
 
 
+def test_a_stale_node_learns_of_a_profile_from_its_lost_race(make_engine) -> None:
+    # B does not read before it writes: its create-if-absent PUT of the next entry fails
+    # while A's entry is there, and only then does it read and plan again.
+    a, b = make_engine(), make_engine()
+    a.create_namespace("acme")
+    b.list_profiles("acme")  # B has read the (empty) log
+    for name in ("x", "y", "z"):
+        assert a.create_profile("acme", name) is True  # seq 1..3, unseen by B
+    assert b.create_profile("acme", "y") is False
+    assert b.create_profiles("acme", ["z", "w"]).created == ["w"]
+    assert a.list_profiles("acme").profiles == ["w", "x", "y", "z"]
+
+
 def test_delete_and_create_again(make_engine) -> None:
     a, b = make_engine(), make_engine()
     a.create_namespace("acme")

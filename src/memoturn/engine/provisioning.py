@@ -193,8 +193,13 @@ class ProfileLog:
 
     def _append(self, ns: str, space: _Namespace, plan: Plan) -> None:
         """Write the next entry, as ``plan()`` makes it from the state just read; on a lost
-        race (another node wrote that seq) read it and plan again. Holds the commit lock."""
-        self._catch_up(ns, space)
+        race (another node wrote that seq) read it and plan again. Holds the commit lock.
+
+        No read before the write: entries are numbered, so any entry this node has not seen
+        sits at ``seq + 1`` or later, and the create-if-absent PUT of ``seq + 1`` fails while
+        one exists. The lost race is the read."""
+        if not space.loaded:
+            self._catch_up(ns, space)
         for _ in range(50):
             created, deleted = plan()
             if not created and not deleted:
