@@ -94,9 +94,11 @@ def run(sizes: list[int], *, n_queries: int, n_single: int) -> list[Result]:
                             lambda m=mode, it=it: prof.recall(next(it), k=10, mode=m), n_queries
                         ),
                         note="query embedding included" if mode != "keyword" else "",
-                        floor=f"floor: fts5 query @{size}"
-                        if mode == "keyword"
-                        else f"floor: embed query + numpy top-k @{size}",
+                        floor={
+                            "keyword": f"floor: fts5 query @{size}",
+                            "vector": f"floor: embed query + numpy top-k @{size}",
+                            "hybrid": f"floor: both lists, 50 deep @{size}",
+                        }[mode],
                     )
                 )
             db_file = next((Path(tmp) / "cache" / "bench--p").glob("main.*.db"))
@@ -130,9 +132,28 @@ def _floors(db: Path, embedder: object, qs: list[str], size: int, n: int) -> lis
         sims = mat @ q
         np.argpartition(-sims, 10)[:10]
 
+    def both_lists() -> None:
+        # What hybrid recall must do before fusing: both candidate lists, 50 deep.
+        text = next(it)
+        list(
+            conn.execute(
+                "SELECT rowid, bm25(memories_fts) FROM memories_fts WHERE memories_fts MATCH ? "
+                "ORDER BY bm25(memories_fts) LIMIT 50",
+                (fts_query(text),),
+            )
+        )
+        sims = mat @ embedder.embed_query(text)  # type: ignore[attr-defined]
+        np.argpartition(-sims, 50)[:50]
+
     out = [
         Result(f"floor: fts5 query @{size}", "s", time_calls(fts, n)),
         Result(f"floor: embed query + numpy top-k @{size}", "s", time_calls(topk, n)),
+        Result(
+            f"floor: both lists, 50 deep @{size}",
+            "s",
+            time_calls(both_lists, n),
+            note="fts5 top-50 + embed query + numpy top-50: hybrid recall's two lists",
+        ),
     ]
     conn.close()
     return out
