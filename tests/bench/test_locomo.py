@@ -6,6 +6,7 @@ conversation of their own in the LoCoMo JSON shape.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ def test_conversations_selects_ranges_and_lists(tmp_path: Path, capsys) -> None:
     assert locomo._selection("7") == [7]
     assert locomo._selection("3-4,0-1") == [0, 1, 3, 4]
     for bad in ("4-2", "a", "1-", "", "-3"):
-        with pytest.raises(Exception, match="range|expected"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"range|expected"):
             locomo._selection(bad)
     samples = []
     for i in range(3):

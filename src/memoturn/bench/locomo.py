@@ -199,9 +199,7 @@ class ModeScores:
     by_category: dict[int, list[tuple[float, ...]]] = dataclasses.field(default_factory=dict)
     latency: list[float] = dataclasses.field(default_factory=list)
     """Seconds per recall call, query embedding included."""
-    by_conversation: dict[str, list[tuple[float, ...]]] = dataclasses.field(
-        default_factory=dict
-    )
+    by_conversation: dict[str, list[tuple[float, ...]]] = dataclasses.field(default_factory=dict)
 
     def add(
         self, category: int, ranked: Sequence[str], evidence: Sequence[str], conversation: str = ""
@@ -261,9 +259,7 @@ class Report:
             "dropped_evidence_ids": dict(self.dropped_ids),
             "ingest_s": self.ingest_s,
             "recall": {m: s.table() for m, s in self.modes.items()},
-            "recall_by_conversation": {
-                m: s.conversation_table() for m, s in self.modes.items()
-            },
+            "recall_by_conversation": {m: s.conversation_table() for m, s in self.modes.items()},
             "latency": {
                 m: Result(f"recall {m}", "s", s.latency).summary()
                 for m, s in self.modes.items()
