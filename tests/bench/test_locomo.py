@@ -6,6 +6,7 @@ conversation of their own in the LoCoMo JSON shape.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,31 @@ def test_quick_run_on_the_real_data(tmp_path: Path, capsys) -> None:
     assert hybrid["R@10"] > 50
     assert hybrid["R@50"] >= doc["recall"]["vector"]["overall"]["R@50"]
     assert "beside the LoCoMo paper" in capsys.readouterr().out
+
+
+def test_conversations_selects_ranges_and_lists(tmp_path: Path, capsys) -> None:
+    assert locomo._selection("0-2,5") == [0, 1, 2, 5]
+    assert locomo._selection("7") == [7]
+    assert locomo._selection("3-4,0-1") == [0, 1, 3, 4]
+    for bad in ("4-2", "a", "1-", "", "-3"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"range|expected"):
+            locomo._selection(bad)
+    samples = []
+    for i in range(3):
+        doc = _sample()
+        doc["sample_id"] = f"conv-{i}"
+        samples.append(doc)
+    data = tmp_path / "locomo.json"
+    data.write_text(json.dumps(samples))
+    out = tmp_path / "out"
+    args = ["--data", str(data), "--modes", "keyword", "--out", str(out)]
+    assert locomo.main([*args, "--conversations", "0,2"]) == 0
+    (report,) = out.glob("locomo-*.json")
+    doc = json.loads(report.read_text())
+    assert doc["conversations"] == 2
+    assert list(doc["recall_by_conversation"]["keyword"]) == ["conv-0", "conv-2"]
+    capsys.readouterr()
+    # An index past the end is refused before anything runs.
+    assert locomo.main([*args, "--conversations", "1-3"]) == 2
+    assert "conversation 3 does not exist" in capsys.readouterr().err
+    assert locomo.main([*args, "--conversations", "0", "--quick"]) == 2

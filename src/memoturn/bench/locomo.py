@@ -199,10 +199,18 @@ class ModeScores:
     by_category: dict[int, list[tuple[float, ...]]] = dataclasses.field(default_factory=dict)
     latency: list[float] = dataclasses.field(default_factory=list)
     """Seconds per recall call, query embedding included."""
+    by_conversation: dict[str, list[tuple[float, ...]]] = dataclasses.field(default_factory=dict)
 
-    def add(self, category: int, ranked: Sequence[str], evidence: Sequence[str]) -> None:
+    def add(
+        self, category: int, ranked: Sequence[str], evidence: Sequence[str], conversation: str = ""
+    ) -> None:
         scores = tuple(evidence_recall(ranked, evidence, k) for k in self.ks)
         self.by_category.setdefault(category, []).append(scores)
+        self.by_conversation.setdefault(conversation, []).append(scores)
+
+    def conversation_table(self) -> dict[str, dict[str, Any]]:
+        """``{sample_id: {"n": count, "R@k": percent, ...}}``, in the order asked."""
+        return {name: _row(scored, self.ks) for name, scored in self.by_conversation.items()}
 
     def table(self) -> dict[str, dict[str, Any]]:
         """``{row: {"n": count, "R@k": percent, ...}}`` per category, then overall."""
@@ -251,6 +259,7 @@ class Report:
             "dropped_evidence_ids": dict(self.dropped_ids),
             "ingest_s": self.ingest_s,
             "recall": {m: s.table() for m, s in self.modes.items()},
+            "recall_by_conversation": {m: s.conversation_table() for m, s in self.modes.items()},
             "latency": {
                 m: Result(f"recall {m}", "s", s.latency).summary()
                 for m, s in self.modes.items()
@@ -355,7 +364,7 @@ def run(
                     t = time.perf_counter()
                     ranked = ask(prof, q.text, max(ks), mode)
                     s.latency.append(time.perf_counter() - t)
-                    s.add(q.category, ranked, q.evidence)
+                    s.add(q.category, ranked, q.evidence, conv.sample_id)
             p50 = 1e3 * statistics.median(s.latency) if s.latency else 0.0
             progress(f"{mode}: {len(s.latency)} questions asked, recall p50 {p50:.2f} ms")
     skipped, dropped = _census(conversations)
@@ -449,6 +458,33 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _selection(text: str) -> list[int]:
+    """Conversation indexes from ``0-4``, ``5,7,9`` or a mix (``0-2,8``), 0-based, in order."""
+    chosen: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if m is None:
+            raise argparse.ArgumentTypeError(
+                f"expected indexes and ranges such as 0-4 or 0,2,5-9, not {text!r}"
+            )
+        low, high = int(m.group(1)), int(m.group(2) or m.group(1))
+        if high < low:
+            raise argparse.ArgumentTypeError(f"range {part!r} runs backwards")
+        chosen.update(range(low, high + 1))
+    return sorted(chosen)
+
+
+def select(conversations: Sequence[Conversation], indexes: Sequence[int]) -> list[Conversation]:
+    """The conversations at ``indexes`` (0-based); an index past the end is an error."""
+    bad = [i for i in indexes if i >= len(conversations)]
+    if bad:
+        raise ValueError(
+            f"conversation {bad[0]} does not exist: the file holds {len(conversations)} "
+            f"(indexes 0-{len(conversations) - 1})"
+        )
+    return [conversations[i] for i in indexes]
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="memoturn eval locomo",
@@ -463,6 +499,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--limit-conversations", type=_positive, metavar="N", help="the first N conversations"
+    )
+    p.add_argument(
+        "--conversations",
+        type=_selection,
+        metavar="LIST",
+        help="which conversations, 0-based: ranges and lists such as 0-4 or 0,2,5-9 "
+        "(e.g. choose changes on 0-4, score them on the held-out 5-9)",
     )
     p.add_argument("--quick", action="store_true", help="smoke run: the first conversation")
     p.add_argument("--out", type=Path, help="folder for a JSON report")
@@ -486,6 +529,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, TypeError) as e:
         print(f"error: {args.data} is not LoCoMo data ({e!r})", file=sys.stderr)
         return 2
+    if args.conversations is not None:
+        if args.quick or args.limit_conversations:
+            print(
+                "error: --conversations does not combine with --quick or --limit-conversations",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            conversations = select(conversations, args.conversations)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     limit = 1 if args.quick else args.limit_conversations
     conversations = conversations[:limit] if limit else conversations
     print(

@@ -88,7 +88,8 @@ _STOPWORDS = frozenset(
         "am",
     ]
 )
-_WORD = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"\w+", re.UNICODE)
+"""A word of a query, as keyword search splits it."""
 
 # Irregular verbs: a question asks "what did she buy?", the transcript says "I bought".
 # Each form of a group also matches the others. Groups of stopwords (be, do, have) are left out.
@@ -134,7 +135,7 @@ def fts_query(text: str) -> str | None:
 def query_words(text: str) -> list[tuple[str, ...]]:
     """The distinct words of a query that keyword search looks for, each with the other
     forms it also matches (irregular verbs): stopwords dropped unless nothing else is left."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in WORD.findall(text)]
     kept = [w for w in words if w not in _STOPWORDS] or words
     return [(word, *_OTHER_FORMS.get(word, ())) for word in dict.fromkeys(kept)]
 
@@ -168,6 +169,33 @@ def credit_earlier_turns(
     order = {key: i for i, key in enumerate([*own, *(k for k in credit if k not in own)])}
     scores = {key: own.get(key, 0.0) + weight * credit.get(key, 0.0) for key in order}
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+def without_words(text: str, drop: Set[str]) -> str:
+    """``text`` without the words (case-insensitive) in ``drop``, spaces tidied; ``text``
+    itself when nothing would be left."""
+    if not drop:
+        return text
+    kept = WORD.sub(lambda m: "" if m.group(0).lower() in drop else m.group(0), text)
+    kept = re.sub(r"\s+", " ", kept).strip()
+    return kept if WORD.search(kept) else text
+
+
+def credit_next_turns(
+    cosine: Mapping[int, float],
+    later: Iterable[tuple[int, int]],
+    *,
+    weight: float = KEYWORD_CONTEXT_WEIGHT,
+) -> dict[int, float]:
+    """Each turn's cosine plus ``weight`` times the best (positive) cosine of the turns just
+    after it: ``later`` pairs a turn's key with the key of a turn after it, ``cosine`` holds
+    the cosine of every key. The vector mirror of :func:`credit_earlier_turns`: a question
+    ("Have you been to Lisbon?") is found by the meaning of its answer."""
+    best: dict[int, float] = {}
+    for key, after in later:
+        if after in cosine:
+            best[key] = max(best.get(key, 0.0), cosine[after])
+    return {key: sim + weight * max(best.get(key, 0.0), 0.0) for key, sim in cosine.items()}
 
 
 @dataclasses.dataclass(slots=True)

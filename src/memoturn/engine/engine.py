@@ -42,6 +42,7 @@ from memoturn.engine.follow import FollowOps
 from memoturn.engine.gate import Gate
 from memoturn.engine.governance import STALENESS_S, GovernanceOps, Policies
 from memoturn.engine.handle import ProfileHandle
+from memoturn.engine.reembed import ReembedOps
 from memoturn.models import Extractor
 from memoturn.profile import rows
 from memoturn.profile.profile import Profile
@@ -105,7 +106,7 @@ class OpenBranch:
         self.follow_lock = threading.Lock()
 
 
-class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
+class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, ReembedOps):
     """Namespaces > profiles > branches, each profile-branch its own SQLite database, with an
     object store as the source of truth. Thread-safe."""
 

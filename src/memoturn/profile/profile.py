@@ -18,6 +18,7 @@ from memoturn.profile.extraction import TranscriptExtraction
 from memoturn.profile.kv import KVOps
 from memoturn.profile.memories import MemoryOps
 from memoturn.profile.recall import RecallOps
+from memoturn.profile.reembed import ReembedOps
 from memoturn.profile.sessions import SessionOps
 from memoturn.profile.transfer import TransferOps
 from memoturn.profile.vectorindex import VectorIndex
@@ -28,7 +29,7 @@ Indexes = tuple[VectorIndex, VectorIndex, VectorIndex]
 
 class Profile(
     MemoryOps, RecallOps, SessionOps, KVOps, DocumentOps, VectorOps, TransferOps,
-    TranscriptExtraction,
+    TranscriptExtraction, ReembedOps,
 ):  # fmt: skip
     """Every operation on one profile-branch. Each mutating call is one SQLite transaction
     and returns (or carries) the new txid."""

@@ -140,16 +140,31 @@ class RecallOps:
     def recall(self: Profile, query: str, **options: Any) -> RecallResult:
         """Hybrid recall; see :class:`RecallQuery` for the options."""
         q = RecallQuery.build(query, **options)
-        qvec = self.embedder.embed_query(q.query) if q.mode != "keyword" else None
+        vectors = self._query_vectors(q)
         now = self.clock.now()
         words = query_tokens(q.query)
         hits: list[RecallHit] = []
         with self.db.read() as cur:
             txid = self.db.txid
             for scope in q.scopes:
+                qvec = vectors.get(scope)
                 hits.extend(self._recall_scope(cur, scope, q, qvec, now, words))
         hits.sort(key=lambda h: -h.score)
         return RecallResult(hits[: q.k], txid)
+
+    def _query_vectors(self: Profile, q: RecallQuery) -> dict[str, np.ndarray]:
+        """The embedded query of each scope (none in keyword mode). Transcript recall embeds
+        the query without the words most of the profile's turns hold (:func:`common_words`);
+        every text is embedded once, outside the profile lock."""
+        if q.mode == "keyword":
+            return {}
+        texts = dict.fromkeys(q.scopes, q.query)
+        if Scope.TRANSCRIPT in texts:
+            with self.db.read() as cur:
+                common = common_turn_words(cur, q.query)
+            texts[Scope.TRANSCRIPT] = ranking.without_words(q.query, common)
+        embedded = {text: self.embedder.embed_query(text) for text in dict.fromkeys(texts.values())}
+        return {scope: embedded[text] for scope, text in texts.items()}
 
     def _scope_sql(self: Profile, scope: str, q: RecallQuery, now: float) -> _ScopeSql:
         conds: list[str] = []
@@ -264,8 +279,17 @@ class RecallOps:
             missed = [rid for rid, _ in keyword if rid not in listed]
             if missed:
                 similarity = s.index.similarity(missed, qvec)
+        cosine: dict[int, float] = {}
+        if scope == Scope.TRANSCRIPT and vector:
+            cosine = {**dict(vector), **similarity}
+            vector, similarity = self._credit_earlier_turns_vector(
+                cur, s, where, vector, keyword, qvec, depth, cosine
+            )
         weight = {"keyword": 1.0, "vector": 0.0}.get(q.mode, ranking.KEYWORD_WEIGHT)
         fused = ranking.fuse(keyword, vector, similarity=similarity, keyword_weight=weight)
+        for f in fused:  # a hit reports (and is judged relevant on) its own cosine
+            if f.key in cosine:
+                f.similarity = cosine[f.key]
         if q.recency_half_life_s is None and q.min_score is None:
             fused = fused[: q.k]
         records = self._hydrate(cur, scope, [f.key for f in fused])
@@ -356,6 +380,50 @@ class RecallOps:
         ).fetchall()
         return ranking.credit_earlier_turns(keyword, earlier)[:depth]
 
+    def _credit_earlier_turns_vector(
+        self: Profile,
+        cur: Any,
+        s: _ScopeSql,
+        where: str,
+        vector: list[tuple[int, float]],
+        keyword: list[tuple[int, float]],
+        qvec: np.ndarray,
+        depth: int,
+        cosine: dict[int, float],
+    ) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """The vector side of :meth:`_credit_earlier_turns`: each turn also scores
+        ``ranking.KEYWORD_CONTEXT_WEIGHT`` times the best cosine of the turns just after it
+        (``ranking.credit_next_turns``), so the question is found by its answer's meaning.
+        The turns just before the vector list's join it. Returns the credited vector list
+        and the credited similarity of the keyword hits outside it; ``cosine`` (every
+        candidate's own cosine) is filled in for the turns that joined."""
+        marks = ",".join("?" * len(vector))
+        earlier = cur.execute(
+            f"SELECT t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
+            f"AND t.turn BETWEEN h.turn - {CONTEXT_TURNS} AND h.turn - 1 "
+            f"WHERE h.rid IN ({marks}) AND {where}",
+            (*(rid for rid, _ in vector), *s.params),
+        ).fetchall()
+        pool = list(dict.fromkeys([*(r for r, _ in vector), *(r for (r,) in earlier)]))
+        candidates = list(dict.fromkeys([*pool, *(r for r, _ in keyword)]))
+        marks = ",".join("?" * len(candidates))
+        later = cur.execute(
+            f"SELECT h.rid, t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
+            f"AND t.turn BETWEEN h.turn + 1 AND h.turn + {CONTEXT_TURNS} "
+            f"WHERE h.rid IN ({marks}) AND {where}",
+            (*candidates, *s.params),
+        ).fetchall()
+        unknown = [r for r in {*candidates, *(t for _, t in later)} if r not in cosine]
+        if unknown:
+            cosine.update(s.index.similarity(unknown, qvec))
+        credited = ranking.credit_next_turns(cosine, later)
+        ranked = sorted(
+            ((r, credited[r]) for r in pool if r in credited), key=lambda item: -item[1]
+        )[:depth]
+        listed = {r for r, _ in ranked}
+        missed = {r: credited[r] for r, _ in keyword if r not in listed and r in credited}
+        return ranked, missed
+
     def _hydrate(self: Profile, cur: Any, scope: str, keys: Sequence[int]) -> dict[int, Any]:
         if not keys:
             return {}
@@ -374,6 +442,36 @@ class RecallOps:
             )
             convert = rows.chunk
         return {row[0]: convert(row[1:]) for row in cur.execute(sql, list(keys))}
+
+
+COMMON_SHARE = 0.5
+"""A word is common in a profile's transcript when more than this share of its turns hold it
+(as the index's ``content`` column, stemmed). Not fitted: "most of the turns"."""
+
+
+def common_turn_words(cur: Any, query: str) -> set[str]:
+    """The words of ``query`` (lower-cased, as written) that more than ``COMMON_SHARE`` of
+    the profile's turns hold, read from the keyword index's statistics (``turns_vocab``,
+    schema v6); a word counts when each of its index tokens is that common."""
+    forms = {w.lower() for w in ranking.WORD.findall(query)}
+    if not forms:
+        return set()
+    stems = {form: tokens(form) for form in forms}
+    wanted = sorted(set().union(*stems.values()))
+    if not wanted:
+        return set()
+    (turns,) = cur.execute("SELECT count(*) FROM turns").fetchone()
+    if not turns:
+        return set()
+    marks = ",".join("?" * len(wanted))
+    common = {
+        term
+        for (term,) in cur.execute(
+            f"SELECT term FROM turns_vocab WHERE col = 'content' AND term IN ({marks}) AND doc > ?",
+            (*wanted, COMMON_SHARE * turns),
+        )
+    }
+    return {form for form, toks in stems.items() if toks and toks <= common}
 
 
 def _json_path_key(key: str) -> str:

@@ -242,6 +242,36 @@ MIGRATIONS: list[list[str]] = [
             for when in ("BEFORE", "AFTER")
         ),
     ],
+    # v6: the keyword index's own statistics, for recall. `turns_vocab` reads turns_fts's
+    # index directly (an fts5vocab table stores nothing and needs no triggers: the v5
+    # triggers that keep turns_fts equal to its view keep this equal too, inserts, deletes
+    # and erasures alike). Transcript recall drops from the query it embeds the words most
+    # of the profile's turns hold ("Caroline" in a chat between Caroline and Melanie, where
+    # every turn starts with a speaker's name): they carry no topic here, yet weigh on
+    # the cosine of every turn.
+    [
+        "CREATE VIRTUAL TABLE turns_vocab USING fts5vocab(turns_fts, col)",
+    ],
+    # v7: re-embedding a profile to another model (`memoturn reembed`). The new vectors
+    # collect in `reembed`, a batch per transaction, so a re-embedding stopped anywhere
+    # (SIGINT, kill -9) resumes where its last batch committed; the last transaction moves
+    # them into place and swaps meta's embed_model/embed_dim at once. meta's reembed_model
+    # and reembed_dim name the model under way. A deleted item (forget, purge, erasure)
+    # takes its pending vector with it, by the same kind of trigger as its index entry.
+    [
+        """CREATE TABLE reembed (
+            scope TEXT NOT NULL,
+            rid INTEGER NOT NULL,
+            embedding BLOB NOT NULL,
+            PRIMARY KEY (scope, rid)
+        ) WITHOUT ROWID""",
+        *(
+            f"""CREATE TRIGGER {table}_reembed_ad AFTER DELETE ON {table} BEGIN
+                DELETE FROM reembed WHERE scope = '{table}' AND rid = old.rid;
+            END"""
+            for table in ("memories", "turns", "chunks")
+        ),
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
