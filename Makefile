@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 STAMP  := $(VENV)/.installed
 
-.PHONY: install install-runtime run test test-fast bench demos lint format freeze clean
+.PHONY: install install-runtime run test test-fast bench bench-mem0 demos lint format freeze clean
 
 ## install: the whole stack (runtime, tests, linters); install-runtime: what a node needs
 install: $(STAMP)
@@ -38,6 +38,22 @@ test-fast: install
 bench: install
 	$(BIN)/memoturn bench
 
+## bench-mem0: Memoturn beside mem0 on the same LoCoMo turns and questions (not in `make
+## test`; mem0 gets its own environment, .venv-mem0, from bench/mem0/requirements.txt)
+LOCOMO ?= ../shared/data/locomo10.json
+MEM0_VENV := .venv-mem0
+MEM0_STAMP := $(MEM0_VENV)/.installed
+
+$(MEM0_STAMP): bench/mem0/requirements.txt
+	$(PYTHON) -m venv $(MEM0_VENV)
+	$(MEM0_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MEM0_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(MEM0_VENV)/bin/python -m pip install --quiet -r bench/mem0/requirements.txt
+	touch $(MEM0_STAMP)
+
+bench-mem0: install $(MEM0_STAMP)
+	$(BIN)/python -m memoturn.bench.mem0_side --data $(LOCOMO) --mem0-python $(MEM0_VENV)/bin/python --out bench-results
+
 ## demos: run every demo in examples/ (against MEMOTURN_URL, else a throwaway node)
 demos: install
 	$(BIN)/python examples/run_all.py
@@ -61,4 +77,4 @@ freeze: install
 	mv requirements-dev.txt.new requirements-dev.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MEM0_VENV) .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 """The seed prototype's headline figures, measured the same way on this node: provisioning
-on the in-memory store, a batch of 10,000 on the local-dir store, branch creation, wake +
-query at 10 memories, and failover after ``kill -9`` of the writer (two real processes).
+on the in-memory store, a batch of 10,000 on the local-dir store, branch and checkpoint
+creation at 10 and 10,000 memories, wake + query at 10 memories, and failover after
+``kill -9`` of the writer (two real processes).
 
 Each result carries ``seed_ms``, the seed's figure, beside this run's floor."""
 
@@ -31,7 +32,7 @@ SEED_FAILOVER_MS = 15_000.0
 
 def run(*, quick: bool, root: Path) -> list[Result]:
     results = _floors(root)
-    results += _memory_store(root, n=500 if quick else 5000)
+    results += _memory_store(root, n=500 if quick else 5000, big=300 if quick else 10_000)
     results += _batch(root, 10_000, rounds=2 if quick else 5)
     results += _many_profiles(root, 20_000 if quick else 100_000)
     results += _failover(root, profiles=2 if quick else 3)
@@ -59,8 +60,8 @@ def _floors(root: Path) -> list[Result]:
     ]
 
 
-def _memory_store(root: Path, n: int) -> list[Result]:
-    progress("seed: provision / branch / wake on the memory store")
+def _memory_store(root: Path, n: int, *, big: int) -> list[Result]:
+    progress("seed: provision / branch / checkpoint / wake on the memory store")
     with memoturn.open(root / "seed-mem", object_store="memory://") as eng:
         eng.create_namespace("seed")
         names = (f"p{i}" for i in itertools.count())
@@ -68,8 +69,7 @@ def _memory_store(root: Path, n: int) -> list[Result]:
         eng.create_profile("seed", "x")
         p = eng.profile("seed", "x")
         p.ingest_many(corpus.memories(10, seed=3))
-        branches = (f"b{i}" for i in itertools.count())
-        branch = time_calls(lambda: eng.create_branch("seed", "x", next(branches)), n // 10)
+        history = _branch_and_checkpoint(eng, "x", n // 10)
         queries = itertools.cycle(corpus.queries(50))
         wake: list[float] = []
 
@@ -80,15 +80,55 @@ def _memory_store(root: Path, n: int) -> list[Result]:
             wake.append(time.perf_counter() - t0)
 
         time_calls(wake_and_query, max(20, n // 25), warmup=2)
+        progress(f"seed: branch / checkpoint at {big} memories on the memory store")
+        eng.create_profile("seed", "big")
+        pool = corpus.memories(big, seed=4)
+        for start in range(0, big, 500):
+            eng.profile("seed", "big").ingest_many(pool[start : start + 500])
+        history_big = _branch_and_checkpoint(eng, "big", n // 10)
     floor = "floor: conditional PUT, memory store"
-    return [
+    label = f"@{big // 1000}k" if big >= 1000 else f"@{big}"
+    out = [
         Result("seed: provision (memory store)", "s", provision, floor=floor,
                seed_ms=SEED_PROVISION_MS, note="one profile per call"),
-        Result("seed: branch create (memory store)", "s", branch, floor=floor,
-               seed_ms=SEED_BRANCH_MS, note="a branch of a profile with 10 memories"),
-        Result("seed: wake + query @10 (memory store)", "s", wake, seed_ms=SEED_WAKE_MS,
-               note="hibernated profile, 10 memories: wake, keyword recall k=10"),
     ]  # fmt: skip
+    for suffix, size, (branch, checkpoint) in (("", 10, history), (f" {label}", big, history_big)):
+        out += [
+            Result(f"seed: branch create (memory store){suffix}", "s", branch, floor=floor,
+                   seed_ms=SEED_BRANCH_MS, note=f"a branch of a profile with {size} memories"),
+            Result(f"seed: checkpoint create (memory store){suffix}", "s", checkpoint,
+                   floor=floor, seed_ms=SEED_BRANCH_MS,
+                   note=f"a profile with {size} memories and {STANDING_CHECKPOINTS} other "
+                   "checkpoints (each timed one is deleted after, untimed)"),
+        ]  # fmt: skip
+    out.append(
+        Result("seed: wake + query @10 (memory store)", "s", wake, seed_ms=SEED_WAKE_MS,
+               note="hibernated profile, 10 memories: wake, keyword recall k=10")
+    )  # fmt: skip
+    return out
+
+
+STANDING_CHECKPOINTS = 10
+"""Checkpoints a profile holds while checkpoint creation is timed: a manifest names every
+checkpoint, so a profile that only ever gains them (thousands, in a benchmark loop) measures
+the manifest's size, not the operation."""
+
+
+def _branch_and_checkpoint(eng: Any, name: str, n: int) -> tuple[list[float], list[float]]:
+    """``n`` branch creations and ``n`` checkpoint creations of profile ``name``."""
+    branches = (f"b{i}" for i in itertools.count())
+    branch = time_calls(lambda: eng.create_branch("seed", name, next(branches)), n)
+    for i in range(STANDING_CHECKPOINTS):
+        eng.create_checkpoint("seed", name, f"standing{i}")
+    checkpoint: list[float] = []
+    for i in range(n + 3):
+        t0 = time.perf_counter()
+        eng.create_checkpoint("seed", name, f"c{i}")
+        took = time.perf_counter() - t0
+        eng.delete_checkpoint("seed", name, f"c{i}")
+        if i >= 3:  # warm-up
+            checkpoint.append(took)
+    return branch, checkpoint
 
 
 def _batch(root: Path, n: int, rounds: int) -> list[Result]:
