@@ -60,7 +60,7 @@ def test_v2_database_migrates_to_stemmed_keyword_indexes(tmp_path: Path, embedde
     _make_v2(path)
     prof = Profile(path, embedder)
     try:
-        assert SCHEMA_VERSION == 6
+        assert SCHEMA_VERSION == 7
         assert int(prof.db.meta("schema_version")) == SCHEMA_VERSION
         assert prof.txid == 5  # the migration takes no txid
         for table in FTS_TABLES:
