@@ -20,7 +20,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from memoturn import __version__, cli_extract, cli_inspector, erasure_cli, governance_cli
+from memoturn import (
+    __version__,
+    cli_extract,
+    cli_inspector,
+    erasure_cli,
+    governance_cli,
+    verify_cli,
+)
 from memoturn.core.errors import Conflict, InvalidInput, MemoturnError, Unauthorized
 from memoturn.core.model import Record, iso
 from memoturn.engine.tokens import ROOT_TOKEN_FILE, signing_seed_from
@@ -481,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_inspector.add_commands(sub, _parser, common, _profile_ref)
     governance_cli.add_commands(sub, common, _parser)
     erasure_cli.add_commands(sub, _parser)
+    verify_cli.add_commands(sub, _parser)
     _transfer_commands(sub, common)
     cli_extract.add_commands(sub, _parser, common, _profile_ref)
 

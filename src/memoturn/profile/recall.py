@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import apsw
@@ -128,7 +128,8 @@ class _ScopeSql:
     params: list[Any]
     narrowing: bool
     """Whether the filters go beyond what the vector index can mask by itself."""
-    index: VectorIndex
+    index: Callable[[], VectorIndex]
+    """The scope's vector index, loaded on first call: keyword recall never needs it."""
     time_col: str
     bm25: str
     """The BM25 expression of the scope's index, with its column weights."""
@@ -183,7 +184,7 @@ class RecallOps:
                 "t.created_at",
                 "memories",
                 "memories_fts",
-                self.memory_index,
+                lambda: self.memory_index,
             )
         elif scope == Scope.TRANSCRIPT:
             if q.session_id is not None:
@@ -193,7 +194,7 @@ class RecallOps:
                 "t.created_at",
                 "turns",
                 "turns_fts",
-                self.turn_index,
+                lambda: self.turn_index,
             )
         else:
             meta_col, time_col, table, fts, index = (
@@ -201,7 +202,7 @@ class RecallOps:
                 "(SELECT created_at FROM documents d WHERE d.id = t.document_id)",
                 "chunks",
                 "chunks_fts",
-                self.chunk_index,
+                lambda: self.chunk_index,
             )
         cutoff = self.retained_after(now)
         if cutoff is not None:  # the policy's retention period: older items are never read
@@ -239,6 +240,7 @@ class RecallOps:
         vector: list[tuple[int, float]] = []
         similarity: dict[int, float] = {}
         if qvec is not None:
+            index = s.index()
             allowed = None
             if s.narrowing:
                 allowed = np.fromiter(
@@ -250,7 +252,7 @@ class RecallOps:
                     ),
                     dtype=np.int64,
                 )
-            vector = s.index.search(
+            vector = index.search(
                 qvec,
                 depth,
                 now=now if scope == Scope.MEMORIES else None,
@@ -263,7 +265,7 @@ class RecallOps:
             listed = {rid for rid, _ in vector}
             missed = [rid for rid, _ in keyword if rid not in listed]
             if missed:
-                similarity = s.index.similarity(missed, qvec)
+                similarity = index.similarity(missed, qvec)
         weight = {"keyword": 1.0, "vector": 0.0}.get(q.mode, ranking.KEYWORD_WEIGHT)
         fused = ranking.fuse(keyword, vector, similarity=similarity, keyword_weight=weight)
         if q.recency_half_life_s is None and q.min_score is None:
