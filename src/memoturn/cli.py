@@ -27,6 +27,7 @@ from memoturn import (
     cli_reembed,
     erasure_cli,
     governance_cli,
+    verify_cli,
 )
 from memoturn.core.errors import Conflict, InvalidInput, MemoturnError, Unauthorized
 from memoturn.core.model import Record, iso
@@ -489,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     governance_cli.add_commands(sub, common, _parser)
     erasure_cli.add_commands(sub, _parser)
     cli_reembed.add_commands(sub, _parser)
+    verify_cli.add_commands(sub, _parser)
     _transfer_commands(sub, common)
     cli_extract.add_commands(sub, _parser, common, _profile_ref)
 

@@ -53,7 +53,7 @@ def _views(data: bytes) -> Iterator[bytes]:
         if isinstance(decoded, Segment):
             yield b"".join(decoded.pages[n] for n in sorted(decoded.pages))
         else:
-            yield decoded.image
+            yield bytes(decoded.image)
 
 
 def _holds(data: bytes, needle: bytes) -> bool:

@@ -233,11 +233,17 @@ def test_a_second_node_that_had_the_profile_open_drops_the_bytes(tmp_path, embed
         m = writer.ingest("fact", CANARY).memory
         reader = b.engine.profile("acme", "alice")
         assert reader.get_memory(m.id).memory.content == CANARY
-        assert copies(tmp_path / "b")
+        # A reader serves its copy from memory (no local file): the bytes are there.
+        assert copies(tmp_path / "b") == []
+        ob = b.engine._open[reader.key]
+        assert ob.in_memory and CANARY.encode() in bytes(ob.profile.db.conn.serialize("main"))
         writer.erase(memory_ids=[m.id])
         clock.advance(2)  # past the reader's staleness bound: its maintenance catches up
         b.engine.maintain()
         assert copies(tmp_path / "b") == []
+        ob = b.engine._open.get(reader.key)
+        if ob is not None:  # caught up in place: the copy no longer holds the bytes
+            assert CANARY.encode() not in bytes(ob.profile.db.conn.serialize("main"))
         with pytest.raises(memoturn.NotFound):
             reader.get_memory(m.id)
 

@@ -94,7 +94,7 @@ def test_embedding_texts_put_the_turn_before_its_context() -> None:
 
 def _stored_turn_vectors(tmp_path, embedder, appends):  # type: ignore[no-untyped-def]
     from memoturn.profile.profile import Profile
-    from memoturn.profile.rows import from_blob
+    from memoturn.profile.rows import embedding_matrix
 
     prof = Profile(tmp_path / "p.db", embedder)
     try:
@@ -105,7 +105,9 @@ def _stored_turn_vectors(tmp_path, embedder, appends):  # type: ignore[no-untype
             ).fetchall()
     finally:
         prof.close()
-    return [(sid, content, from_blob(blob)) for sid, content, blob in rows]
+    return [
+        (sid, content, embedding_matrix([blob], embedder.dim)[0]) for sid, content, blob in rows
+    ]
 
 
 def test_reply_embedding_carries_the_turn_before_it(tmp_path, embedder) -> None:

@@ -69,15 +69,16 @@ def test_a_question_is_found_by_the_meaning_of_its_answer(tmp_path: Path, embedd
         prof.append_turn("s2", "user", other)
         hits = prof.recall("pastries", scopes=["transcript"], mode="vector").results
         query = embedder.embed_query("pastries")
-        # What each turn was embedded as: itself, then the turn before it.
+        # What each turn was embedded as: itself, then the turn before it. Stored as float16,
+        # so the cosines recall reads are within 1e-3 of these.
         texts = {question: question, answer: f"{answer}\n{question}", other: other}
         own = {t: float(query @ embedder.embed([x])[0]) for t, x in texts.items()}
         credited = {**own, question: own[question] + 0.5 * own[answer]}
         best = max(credited.values())
         assert {h.memory.content: h.score for h in hits} == pytest.approx(
-            {t: c / best for t, c in credited.items()}, abs=1e-5
+            {t: c / best for t, c in credited.items()}, abs=1e-3
         )
         # A hit reports its own cosine, not the credited one.
-        assert {h.memory.content: h.why.similarity for h in hits} == pytest.approx(own, abs=1e-5)
+        assert {h.memory.content: h.why.similarity for h in hits} == pytest.approx(own, abs=1e-3)
     finally:
         prof.close()

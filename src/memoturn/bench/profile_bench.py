@@ -14,6 +14,7 @@ import memoturn
 from memoturn.bench import corpus
 from memoturn.bench.stats import Result, progress, time_calls
 from memoturn.core.ranking import fts_query
+from memoturn.profile import rows
 
 
 def run(sizes: list[int], *, n_queries: int, n_single: int) -> list[Result]:
@@ -122,7 +123,7 @@ def _floors(db: Path, embedder: object, qs: list[str], size: int, n: int) -> lis
 
     mat = np.stack(
         [
-            np.frombuffer(b, dtype=np.float32)
+            np.frombuffer(b, dtype=rows.EMBEDDING_DTYPE).astype(np.float32)
             for (b,) in conn.execute("SELECT embedding FROM memories WHERE embedding IS NOT NULL")
         ]
     )

@@ -105,6 +105,12 @@ class OpenBranch:
         """Engine clock time, taken before the manifest read this copy follows (FollowOps)."""
         self.follow_lock = threading.Lock()
 
+    @property
+    def in_memory(self) -> bool:
+        """Served from an in-memory image (a read-only wake): no local file, never
+        written; its first write wakes the branch again to a file (see ``Engine._wake``)."""
+        return self.profile.db.in_memory
+
 
 class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, ReembedOps):
     """Namespaces > profiles > branches, each profile-branch its own SQLite database, with an
@@ -453,26 +459,31 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
         m, etag = manifests.load(self.store, db, branch)
         if m.expires_at is not None and m.expires_at <= self.clock.now():
             raise NotFound(f"branch {branch!r} of {db} has expired")
-        folder = self.cache_dir / db
-        folder.mkdir(exist_ok=True)
-        path = folder / f"{m.branch_id}.db"
-        _remove_db_files(path)
+        path = self.cache_dir / db / f"{m.branch_id}.db"
+        image: bytearray | None = None
         if m.head > 0:
             # Pages are verified by their segments' checksums as they are applied; the full
-            # integrity_check (a whole-database scan) is for restores to disk and tests.
+            # integrity_check (a whole-database scan) is for restores to disk, tests and
+            # `memoturn verify`.
             try:
                 image = build_image(self.store, m, m.head, check=False)
             except ObjectNotFound:
                 # An erasure cut this history after the manifest was read: read it again.
                 m, etag = manifests.load(self.store, db, branch)
                 image = build_image(self.store, m, m.head, check=False)
-            path.write_bytes(image)
             footprint = max(OPEN_FOOTPRINT_FLOOR, len(image))
+            if self._writes_here(key):
+                _prepare_db_file(path)
+                path.write_bytes(image)
+                image = None
+            # else a read-only wake: the image is served from memory (no file, no WAL);
+            # the first write takes the lease and wakes the branch again to a file.
         else:
-            footprint = OPEN_FOOTPRINT_FLOOR
+            footprint = OPEN_FOOTPRINT_FLOOR  # a new profile: its first call is a write
+            _prepare_db_file(path)
         # Vector indexes load on first use: a wake for a keyword read or a write that needs
         # no similarity search never pays for them.
-        profile, choice = self._open_profile(path, db, lazy_indexes=True)
+        profile, choice = self._open_profile(path, db, lazy_indexes=True, image=image)
         try:
             with self._lock:
                 lease = self._leases.get(key)
@@ -498,12 +509,24 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
             self._attach(ob, profile)
         except BaseException:
             profile.close()
-            _remove_db_files(path)
+            if not profile.db.in_memory:
+                _remove_db_files(path)
             raise
         return ob
 
+    def _writes_here(self, key: Key) -> bool:
+        """Whether this node holds (or just took, for a write) the branch's writer lease."""
+        with self._lock:
+            lease = self._leases.get(key)
+        return lease is not None and lease.valid()
+
     def _open_profile(
-        self, path: Path, db: str, *, lazy_indexes: bool = False
+        self,
+        path: Path,
+        db: str,
+        *,
+        lazy_indexes: bool = False,
+        image: bytearray | None = None,
     ) -> tuple[Profile, str]:
         """The profile database with the embedder its effective policy allows. When the
         in-process model stands in for a forbidden node model but the profile's vectors
@@ -517,7 +540,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
             try:
                 profile = Profile(
                     path, embedder, clock=self.clock, synchronous=self._synchronous,
-                    lazy_indexes=lazy_indexes,
+                    lazy_indexes=lazy_indexes, image=image,
                 )  # fmt: skip
                 return profile, choice
             except Conflict:
@@ -529,7 +552,8 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
         """Make ``profile`` the branch's live database: its commits go to the replica (the
         one commit path) after the writer check. ``wal_offset``: see ``Replica.attach``."""
         ob.profile = profile
-        ob.replica.attach(profile.db.conn, str(ob.path), profile.txid, wal_offset=wal_offset)
+        if not profile.db.in_memory:  # an in-memory copy is never written: nothing to capture
+            ob.replica.attach(profile.db.conn, str(ob.path), profile.txid, wal_offset=wal_offset)
         profile.db.before_write.append(functools.partial(self._ensure_writer, ob))
         profile.db.commit_listeners.append(functools.partial(self._on_commit, ob))
 
@@ -542,11 +566,18 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
             self.on_segment_shipped(txid, nbytes, seconds)
 
     def _ensure_writer(self, ob: OpenBranch) -> None:
-        """Before a write: hold the branch's lease, with the local copy at the store's head."""
-        if ob.lease.valid() and ob.replica.epoch == ob.lease.epoch:
+        """Before a write: hold the branch's lease, with the local copy at the store's head.
+
+        A copy served from memory takes the lease, then drops itself: the call is retried
+        on a copy woken to a file (the lease held, so :meth:`_wake` writes one), which
+        captures and ships its commits as every writer's copy does."""
+        if ob.lease.valid() and ob.replica.epoch == ob.lease.epoch and not ob.in_memory:
             return
         epoch = ob.lease.acquire()
         self._lease_event("taken_over" if ob.lease.took_over else "acquired")
+        if ob.in_memory:
+            ob.poisoned = True  # the next acquire wakes the branch to a file
+            raise StaleProfile()
         fresh, _ = manifests.load(self.store, *ob.key)
         if fresh.id != ob.replica.manifest.id or fresh.head != ob.profile.txid:
             raise StaleProfile()
@@ -585,7 +616,8 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
         ob.closed = True
         ob.replica.close()
         ob.profile.close()
-        _remove_db_files(ob.path)
+        if not ob.in_memory:
+            _remove_db_files(ob.path)
         if self._open.get(ob.key) is ob:
             del self._open[ob.key]
         if release and ob.lease.record is not None:
@@ -683,6 +715,9 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
                 # again once its lease may have lapsed, not every round.
                 ob.embed_after = self.clock.now() + (e.retry_after or self.lease_ttl)
                 return
+            except StaleProfile:
+                self._discard(ob)  # an in-memory copy took the lease: wake it to a file
+                return
             except Exception:
                 log.warning("background embedding of %s failed", ob.key[0], exc_info=True)
                 return
@@ -750,6 +785,12 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _prepare_db_file(path: Path) -> None:
+    """A clean place for a branch's database file in the cache."""
+    path.parent.mkdir(exist_ok=True)
+    _remove_db_files(path)
 
 
 def _remove_db_files(path: Path) -> None:

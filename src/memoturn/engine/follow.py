@@ -8,7 +8,8 @@ after its acknowledgement, never later (``min_txid`` makes it visible at once).
 
 Catching up is incremental when the history only grew on the run the copy stands on: the
 new segments' pages are written into the local database file (cost: the change), which is
-then reopened; its vector indexes are loaded again only when a call needs them (a recall).
+then reopened (a copy served from memory: into a copy of its image, opened again); its
+vector indexes are loaded again only when a call needs them (a recall).
 Anything else — a rewind (a new run), another incarnation of the branch, local commits not
 in history, more new segments than a wake would apply, a missing segment — drops the copy
 and the next call wakes the branch at the head.
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 from memoturn.storage import manifest as manifests
 from memoturn.storage.manifest import Manifest
 from memoturn.storage.replica import Replica
-from memoturn.storage.restore import apply_to_file
+from memoturn.storage.restore import apply_to_file, apply_to_image
 from memoturn.storage.segment import Segment
 
 if TYPE_CHECKING:
@@ -99,14 +100,22 @@ class FollowOps:
                 return False
             ob.poisoned = True  # until the caught-up copy is attached
             ob.replica.close()
-            ob.profile.close()
-            wal = ob.path.with_name(ob.path.name + "-wal")
-            if wal.exists() and wal.stat().st_size > 0:
-                self.events.followed("failed")
-                return False  # the close left a WAL: the file alone is not the state
-            ob.path.with_name(ob.path.name + "-shm").unlink(missing_ok=True)
-            apply_to_file(ob.path, ob.profile.txid, segments)
-            profile, choice = self._open_profile(ob.path, ob.key[0], lazy_indexes=True)
+            if ob.in_memory:  # the same, on a copy of the image (no file, no store read)
+                image = bytearray(ob.profile.db.conn.serialize("main") or b"")
+                ob.profile.close()
+                apply_to_image(image, ob.profile.txid, segments)
+                profile, choice = self._open_profile(
+                    ob.path, ob.key[0], lazy_indexes=True, image=image
+                )
+            else:
+                ob.profile.close()
+                wal = ob.path.with_name(ob.path.name + "-wal")
+                if wal.exists() and wal.stat().st_size > 0:
+                    self.events.followed("failed")
+                    return False  # the close left a WAL: the file alone is not the state
+                ob.path.with_name(ob.path.name + "-shm").unlink(missing_ok=True)
+                apply_to_file(ob.path, ob.profile.txid, segments)
+                profile, choice = self._open_profile(ob.path, ob.key[0], lazy_indexes=True)
             if profile.txid != m.head:
                 profile.close()
                 log.warning("%s caught up to txid %d, not %d", ob.key, profile.txid, m.head)

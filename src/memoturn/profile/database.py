@@ -16,16 +16,49 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import numpy as np
 
 from memoturn.core.clock import Clock
 from memoturn.core.errors import Conflict, Internal
-from memoturn.profile.schema import MIGRATIONS, SCHEMA_VERSION
+from memoturn.profile.schema import F32_TO_F16, MIGRATIONS, SCHEMA_VERSION
 
 CACHE_KIB = 32 * 1024
 """Page cache per open profile-branch, at most (KiB)."""
 
 CommitListener = Callable[[int], None]
 """Called with the new txid right after each commit, under the write lock."""
+
+
+def _f32_to_f16(blob: bytes | None) -> bytes | None:
+    """Migration v6: a stored float32 embedding as float16."""
+    if blob is None:
+        return None
+    if len(blob) % 4:
+        raise Internal(f"an embedding of {len(blob)} bytes is not float32")
+    return np.frombuffer(blob, dtype=np.float32).astype(np.float16).tobytes()
+
+
+# Bytes 18-19 of the database header: file format write/read version, 2 = WAL.
+_FORMAT_VERSIONS = slice(18, 20)
+
+
+def deserialize(image: bytes | bytearray) -> apsw.Connection:
+    """A connection to an in-memory copy of a database image (SQLite copies it once).
+
+    An image of a WAL-mode database says so in header bytes 18-19 (value 2); an in-memory
+    database cannot use a WAL, and SQLite refuses to open it unless they say 1 (rollback
+    journal). A ``bytearray`` is patched in place (the caller's buffer is the copy to
+    spend), ``bytes`` are copied first.
+    """
+    conn = apsw.Connection(":memory:")
+    if not image:
+        return conn  # the empty database; deserialize() rejects zero bytes
+    if image[_FORMAT_VERSIONS] == b"\x02\x02":
+        if not isinstance(image, bytearray):
+            image = bytearray(image)
+        image[_FORMAT_VERSIONS] = b"\x01\x01"
+    conn.deserialize("main", image)
+    return conn
 
 
 class Transaction:
@@ -58,24 +91,42 @@ class ProfileDatabase:
     profile has one writer by design.
     """
 
-    def __init__(self, path: Path, *, clock: Clock, synchronous: str = "full") -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock,
+        synchronous: str = "full",
+        image: bytes | bytearray | None = None,
+    ) -> None:
+        """``image``: open an in-memory copy of this database image instead of the file
+        at ``path`` (a read-only wake: no file, no WAL; the engine never writes to it, its
+        first write wakes the branch again to a file)."""
         self.path = path
         self.clock = clock
         self.lock = threading.RLock()
-        self.conn = apsw.Connection(str(path))
-        self.conn.set_busy_timeout(5000)
-        # "full" when the local file is what makes a write durable; "off" when the object
-        # store is (the local copy is disposable and rebuilt from the store after a crash).
-        # Set first: with "off", opening the WAL does not fsync (2.6 ms of a 3 ms wake).
-        self._pragma("synchronous", synchronous)
-        self._pragma("journal_mode", "wal", expect="wal")
-        self._pragma("wal_autocheckpoint", "0", expect=0)
-        self._pragma("secure_delete", "on", expect=1)
-        self._pragma("foreign_keys", "off")
-        # Rows carry their 1.5 KB embedding, so a 10k-memory profile is ~20 MB; with
-        # SQLite's default 2 MB page cache every keyword recall re-reads pages (5.5 ms
-        # instead of 2.9 ms at 10k). The cache grows only as pages are touched.
-        self._pragma("cache_size", str(-CACHE_KIB))
+        self.in_memory = image is not None
+        if image is None:
+            self.conn = apsw.Connection(str(path))
+            self.conn.set_busy_timeout(5000)
+            # "full" when the local file is what makes a write durable; "off" when the
+            # object store is (the local copy is disposable and rebuilt from the store after
+            # a crash). Set first: with "off", opening the WAL does not fsync (2.6 ms of a
+            # 3 ms wake).
+            self._pragma("synchronous", synchronous)
+            self._pragma("journal_mode", "wal", expect="wal")
+            self._pragma("wal_autocheckpoint", "0", expect=0)
+            self._pragma("secure_delete", "on", expect=1)
+            self._pragma("foreign_keys", "off")
+            # Rows carry their embedding, so a 10k-memory profile is ~12 MB; with SQLite's
+            # default 2 MB page cache every keyword recall re-reads pages (5.5 ms instead
+            # of 2.9 ms at 10k). The cache grows only as pages are touched.
+            self._pragma("cache_size", str(-CACHE_KIB))
+        else:
+            # Nothing to set: the copy is never written (so never needs secure_delete),
+            # foreign keys are off by default, and a page the cache misses is a memcpy
+            # from the image. Every statement counts: a wake at 10 memories is ~0.5 ms.
+            self.conn = deserialize(image)
         self.commit_listeners: list[CommitListener] = []
         self.before_write: list[Callable[[], None]] = []
         """Called under the lock before each write begins (the engine checks its writer
@@ -102,6 +153,7 @@ class ProfileDatabase:
                 )
             if version == SCHEMA_VERSION:
                 return
+            self.conn.create_scalar_function(F32_TO_F16, _f32_to_f16, 1, deterministic=True)
             with self.conn:  # one transaction: a half-migrated profile never exists
                 for step in MIGRATIONS[version:]:
                     for statement in step:

@@ -81,7 +81,7 @@ class DocumentOps:
             for n, (piece, vec) in enumerate(zip(pieces, vectors, strict=True)):
                 tx.cursor.execute(
                     "INSERT INTO chunks(document_id, chunk, content, embedding) VALUES (?,?,?,?)",
-                    (doc_id, n, piece, rows.to_blob(vec)),
+                    (doc_id, n, piece, rows.to_embedding_blob(vec)),
                 )
                 rid = self.db.conn.last_insert_rowid()
                 tx.after_commit(lambda rid=rid, vec=vec: self.chunk_index.add(rid, vec))

@@ -289,7 +289,7 @@ class MemoryOps:
                 expires_at,
                 rows.dumps(req.turn_ids),
                 tx.txid,
-                rows.to_blob(vector) if vector is not None else None,
+                rows.to_embedding_blob(vector) if vector is not None else None,
             ),
         )
         rid = self.db.conn.last_insert_rowid()
@@ -364,7 +364,8 @@ class MemoryOps:
                 if row is None:
                     continue  # deleted or embedded meanwhile
                 tx.cursor.execute(
-                    "UPDATE memories SET embedding = ? WHERE rid = ?", (rows.to_blob(vec), rid)
+                    "UPDATE memories SET embedding = ? WHERE rid = ?",
+                    (rows.to_embedding_blob(vec), rid),
                 )
                 tx.after_commit(
                     lambda rid=rid, vec=vec, row=row: self.memory_index.add(

@@ -12,6 +12,7 @@ from memoturn.core.clock import Clock, SystemClock
 from memoturn.core.errors import Conflict
 from memoturn.core.model import Written
 from memoturn.embed import Embedder
+from memoturn.profile import rows
 from memoturn.profile.database import ProfileDatabase
 from memoturn.profile.documents import DocumentOps
 from memoturn.profile.extraction import TranscriptExtraction
@@ -43,14 +44,16 @@ class Profile(
         synchronous: str = "full",
         indexes: Indexes | None = None,
         lazy_indexes: bool = False,
+        image: bytes | bytearray | None = None,
     ) -> None:
         """``indexes``: the vector indexes of this very state, from :meth:`indexes` of a
         closed profile that was at it (a rewind returning there), instead of loading them.
         ``lazy_indexes``: load them on first use instead of now (a reader catching up with
-        the store pays for them only if a call needs vectors)."""
+        the store pays for them only if a call needs vectors). ``image``: serve an in-memory copy
+        of this database image (see :class:`ProfileDatabase`), not the file at ``path``."""
         self.clock = clock or SystemClock()
         self.embedder = embedder
-        self.db = ProfileDatabase(path, clock=self.clock, synchronous=synchronous)
+        self.db = ProfileDatabase(path, clock=self.clock, synchronous=synchronous, image=image)
         self._indexes: Indexes | None = indexes
         try:
             self._check_embedder()
@@ -131,9 +134,7 @@ class Profile(
             width = len(found[0])
             index.load(
                 [r[0] for r in found],
-                np.frombuffer(b"".join(r[1] for r in found), dtype=np.float32).reshape(
-                    len(found), self.embedder.dim
-                ),
+                rows.embedding_matrix([r[1] for r in found], self.embedder.dim),
                 valid_from=[r[2] for r in found] if width > 2 else None,
                 valid_to=[r[3] for r in found] if width > 3 else None,
                 expires_at=[r[4] for r in found] if width > 4 else None,

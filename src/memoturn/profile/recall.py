@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import apsw
@@ -134,7 +134,8 @@ class _ScopeSql:
     params: list[Any]
     narrowing: bool
     """Whether the filters go beyond what the vector index can mask by itself."""
-    index: VectorIndex
+    index: Callable[[], VectorIndex]
+    """The scope's vector index, loaded on first call: keyword recall never needs it."""
     time_col: str
     bm25: str
     """The BM25 expression of the scope's index, with its column weights."""
@@ -204,7 +205,7 @@ class RecallOps:
                 "t.created_at",
                 "memories",
                 "memories_fts",
-                self.memory_index,
+                lambda: self.memory_index,
             )
         elif scope == Scope.TRANSCRIPT:
             if q.session_id is not None:
@@ -214,7 +215,7 @@ class RecallOps:
                 "t.created_at",
                 "turns",
                 "turns_fts",
-                self.turn_index,
+                lambda: self.turn_index,
             )
         else:
             meta_col, time_col, table, fts, index = (
@@ -222,7 +223,7 @@ class RecallOps:
                 "(SELECT created_at FROM documents d WHERE d.id = t.document_id)",
                 "chunks",
                 "chunks_fts",
-                self.chunk_index,
+                lambda: self.chunk_index,
             )
         cutoff = self.retained_after(now)
         if cutoff is not None:  # the policy's retention period: older items are never read
@@ -263,6 +264,7 @@ class RecallOps:
         vector: list[tuple[int, float]] = []
         similarity: dict[int, float] = {}
         if qvec is not None:
+            index = s.index()
             allowed = None
             if s.narrowing:
                 allowed = np.fromiter(
@@ -274,7 +276,7 @@ class RecallOps:
                     ),
                     dtype=np.int64,
                 )
-            vector = s.index.search(
+            vector = index.search(
                 qvec,
                 depth,
                 now=now if scope == Scope.MEMORIES else None,
@@ -287,7 +289,7 @@ class RecallOps:
             listed = {rid for rid, _ in vector}
             missed = [rid for rid, _ in keyword if rid not in listed]
             if missed:
-                similarity = s.index.similarity(missed, qvec)
+                similarity = index.similarity(missed, qvec)
         cosine: dict[int, float] = {}
         if scope == Scope.TRANSCRIPT and vector:
             cosine = {**dict(vector), **similarity}
@@ -424,7 +426,7 @@ class RecallOps:
         ).fetchall()
         unknown = [r for r in {*candidates, *(t for _, t in later)} if r not in cosine]
         if unknown:
-            cosine.update(s.index.similarity(unknown, qvec))
+            cosine.update(s.index().similarity(unknown, qvec))
         credited = ranking.credit_next_turns(cosine, later)
         ranked = sorted(
             ((r, credited[r]) for r in pool if r in credited), key=lambda item: -item[1]

@@ -146,7 +146,7 @@ class ReembedOps:
                 tx.cursor.execute(
                     f"INSERT OR REPLACE INTO reembed(scope, rid, embedding) SELECT ?, rid, ? "
                     f"FROM {scope} WHERE rid = ?",
-                    (scope, rows.to_blob(vec), rid),
+                    (scope, rows.to_embedding_blob(vec), rid),
                 )
         return len(todo)
 

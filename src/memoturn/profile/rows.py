@@ -68,12 +68,33 @@ def chunk(row: tuple[Any, ...]) -> DocumentChunk:
     return DocumentChunk(document_id, n, title, content, json.loads(metadata), created_at)
 
 
+EMBEDDING_DTYPE = np.float16
+"""How the embeddings of memories, turns and chunks are stored (schema v8): half the bytes of
+float32, so a profile's image (what a wake reads) is ~40% smaller. They are scored as
+float32; the in-memory index rounds every vector through this dtype, so a live index equals
+one loaded from the database. MiniLM's unit vectors lose nothing recall can measure
+(cosines move by ~1e-4). Raw vectors (the ``vectors`` API) stay float32: they are the
+caller's data."""
+
+
 def to_blob(vector: np.ndarray) -> bytes:
+    """A raw vector (the ``vectors`` API) as stored: float32, exactly as given."""
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
 def from_blob(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
+
+
+def to_embedding_blob(vector: np.ndarray) -> bytes:
+    """An embedding of a memory, turn or chunk as stored (:data:`EMBEDDING_DTYPE`)."""
+    return np.ascontiguousarray(vector, dtype=EMBEDDING_DTYPE).tobytes()
+
+
+def embedding_matrix(blobs: list[bytes], dim: int) -> np.ndarray:
+    """Stored embeddings as one float32 matrix (one row per blob)."""
+    flat = np.frombuffer(b"".join(blobs), dtype=EMBEDDING_DTYPE)
+    return flat.reshape(len(blobs), dim).astype(np.float32)
 
 
 def dumps(value: object) -> str:

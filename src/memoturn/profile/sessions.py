@@ -220,7 +220,16 @@ class SessionOps:
             tx.cursor.execute(
                 "INSERT INTO turns(session_id, turn, role, name, content, metadata, "
                 "created_at, embedding) VALUES (?,?,?,?,?,?,?,?)",
-                (sid, n, role, name, content, rows.dumps(meta), tx.now, rows.to_blob(vec)),
+                (
+                    sid,
+                    n,
+                    role,
+                    name,
+                    content,
+                    rows.dumps(meta),
+                    tx.now,
+                    rows.to_embedding_blob(vec),
+                ),
             )
             rid = self.db.conn.last_insert_rowid()
             tx.after_commit(lambda rid=rid, vec=vec: self.turn_index.add(rid, vec))

@@ -265,7 +265,7 @@ class TransferOps:
                     t["content"],
                     rows.dumps(t["metadata"]),
                     t["created_at"],
-                    rows.to_blob(vec),
+                    rows.to_embedding_blob(vec),
                 ),
             )
             rid = self.db.conn.last_insert_rowid()
@@ -296,7 +296,7 @@ class TransferOps:
                     m["expires_at"],
                     rows.dumps(m["turn_ids"]),
                     tx.txid,
-                    rows.to_blob(vec),
+                    rows.to_embedding_blob(vec),
                 ),
             )
             rid = self.db.conn.last_insert_rowid()
@@ -344,7 +344,7 @@ class TransferOps:
                 at += 1
                 cur.execute(
                     "INSERT INTO chunks(document_id, chunk, content, embedding) VALUES (?,?,?,?)",
-                    (d["id"], n, piece, rows.to_blob(vec)),
+                    (d["id"], n, piece, rows.to_embedding_blob(vec)),
                 )
                 rid = self.db.conn.last_insert_rowid()
                 tx.after_commit(lambda rid=rid, vec=vec: self.chunk_index.add(rid, vec))

@@ -1,5 +1,8 @@
 """The in-memory embedding matrix of one table of a profile.
 
+Vectors are held as float32 rounded through the stored dtype (float16, schema v8), so the
+index a write updates equals the one a wake loads.
+
 Recall computes cosine similarity against every row with one matrix-vector product (numpy
 brute force: about 0.3 ms for 10k x 384 here), which beats an ANN index at profile sizes and
 is exact. Rows carry their validity interval and expiry so recall can mask history and
@@ -11,6 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from memoturn.profile.rows import EMBEDDING_DTYPE
 
 _GROW = 1.5
 
@@ -66,7 +71,8 @@ class VectorIndex:
         self._reserve(1)
         i = self._n
         self._rids[i] = rid
-        self._mat[i] = vector
+        # Rounded as the database stores it: a live index equals one loaded from the file.
+        self._mat[i] = np.asarray(vector, dtype=EMBEDDING_DTYPE)
         self._valid_from[i] = valid_from
         self._valid_to[i] = math.inf if valid_to is None else valid_to
         self._expires[i] = math.inf if expires_at is None else expires_at
@@ -94,7 +100,8 @@ class VectorIndex:
             return np.array([missing if v is None else v for v in values], dtype=np.float64)
 
         self._rids = np.array(rids, dtype=np.int64)
-        self._mat = np.array(matrix, dtype=np.float32)  # a writable copy
+        # A writable float32 copy, rounded as stored (a no-op for a matrix read from it).
+        self._mat = np.asarray(matrix, dtype=EMBEDDING_DTYPE).astype(np.float32)
         self._valid_from = times(valid_from, 0.0)  # type: ignore[arg-type]
         self._valid_to = times(valid_to, math.inf)
         self._expires = times(expires_at, math.inf)

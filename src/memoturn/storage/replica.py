@@ -62,7 +62,7 @@ def merge(txs: list[CapturedTx]) -> CapturedTx:
     )
 
 
-def build_image(store: ObjectStore, m: Manifest, txid: int, *, check: bool = True) -> bytes:
+def build_image(store: ObjectStore, m: Manifest, txid: int, *, check: bool = True) -> bytearray:
     """The database file of branch ``m`` at ``txid`` (b"" for the empty database),
     integrity-checked (``check=False``: pages verified by their checksums only).
 

@@ -25,6 +25,7 @@ from memoturn.storage.segment import CorruptSegment, Segment, Snapshot
 
 __all__ = [
     "apply_to_file",
+    "apply_to_image",
     "open_image_in_memory",
     "restore",
     "restore_runs",
@@ -119,7 +120,17 @@ def apply_to_file(target: str | os.PathLike[str], txid: int, segments: Iterable[
     return txid
 
 
-def open_image_in_memory(image: bytes) -> apsw.Connection:
+def apply_to_image(image: bytearray, txid: int, segments: Iterable[Segment]) -> int:
+    """Apply ``segments`` (contiguous from ``txid + 1``) in place to ``image``, which holds
+    exactly the state at ``txid``. Returns the txid reached (an in-memory copy catching up
+    with the store, as :func:`apply_to_file` does for a file)."""
+    page_size = int.from_bytes(image[16:18], "big") if len(image) >= 100 else None
+    page_size = 65536 if page_size == 1 else page_size
+    reached, _ = _apply_run(image, txid, page_size, segments)
+    return reached
+
+
+def open_image_in_memory(image: bytes | bytearray) -> apsw.Connection:
     """A connection to an in-memory copy of a database image (from a snapshot or
     :func:`restore_to_bytes`): the fastest way to wake a profile for reads.
 
@@ -131,9 +142,8 @@ def open_image_in_memory(image: bytes) -> apsw.Connection:
     if not image:
         return conn  # the empty database; deserialize() rejects zero bytes
     if image[_FORMAT_VERSIONS] == b"\x02\x02":
-        patched = bytearray(image)
-        patched[_FORMAT_VERSIONS] = b"\x01\x01"
-        image = patched
+        image = bytearray(image)  # a copy: the caller's image stays as it was
+        image[_FORMAT_VERSIONS] = b"\x01\x01"
     conn.deserialize("main", image)
     return conn
 
@@ -167,23 +177,26 @@ def _apply(snapshot: Snapshot | None, segments: Iterable[Segment]) -> tuple[byte
 
 def restore_runs(
     snapshot: Snapshot | None, runs: Iterable[Iterable[Segment]], *, check: bool = True
-) -> bytes:
+) -> bytearray:
     """Like :func:`restore_to_bytes` through a chain of runs, checked once at the end: the
     first run continues ``snapshot``; each later run continues the state the one before
     reached, from its own first txid (a rewind or a fork stands on an earlier txid).
     ``check=False`` skips ``PRAGMA integrity_check``: every page still comes from a
     segment or snapshot whose checksum, header and txid order were verified as it was
-    decoded and applied (the wake path; tests and restores to disk keep the check)."""
+    decoded and applied (the wake path; tests, restores to disk and ``memoturn verify``
+    keep the check).
+
+    The image is one buffer, copied once from the snapshot's body and changed in place
+    by each segment's pages; it is returned as it is (no final copy)."""
     image = bytearray(snapshot.image) if snapshot is not None else bytearray()
     txid: int | None = snapshot.txid if snapshot is not None else 0
     page_size = snapshot.page_size if snapshot is not None and snapshot.db_size_pages else None
     for run in runs:
         _, page_size = _apply_run(image, txid, page_size, run)
         txid = None
-    out = bytes(image)
     if check:
-        _integrity_check(out)
-    return out
+        _integrity_check(image)
+    return image
 
 
 def _apply_run(
@@ -224,7 +237,7 @@ def _apply_run(
     return (txid if txid is not None else 0), page_size
 
 
-def _integrity_check(image: bytes) -> None:
+def _integrity_check(image: bytes | bytearray) -> None:
     try:
         conn = open_image_in_memory(image)
         try:
