@@ -26,6 +26,9 @@ SEED_SCENARIOS = {
     "seed: provision (memory store)": 0.017,
     "seed: provision 10k batch (local store)": 93,
     "seed: branch create (memory store)": 0.047,
+    "seed: checkpoint create (memory store)": 0.047,
+    "seed: branch create (memory store) @300": 0.047,
+    "seed: checkpoint create (memory store) @300": 0.047,
     "seed: wake + query @10 (memory store)": 0.7,
     "seed: failover after kill -9": 15000,
 }

@@ -7,6 +7,8 @@ import dataclasses
 import json
 import time
 
+from hypothesis import given
+from hypothesis import strategies as st
 from ulid import ULID
 
 from memoturn.core.ids import new_id
@@ -28,6 +30,40 @@ def test_encode_writes_exactly_the_dataclass_fields() -> None:
     m = _full()
     expected = json.loads(json.dumps(dataclasses.asdict(m) | {"format": FORMAT}))
     assert json.loads(m.encode()) == expected
+
+
+def _dumps(m: Manifest) -> bytes:
+    doc = dataclasses.asdict(m) | {"format": FORMAT}
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+
+def test_encode_is_byte_for_byte_the_json_module_s() -> None:
+    m = _full()
+    assert m.encode() == _dumps(m)
+    bare = Manifest.new("ns--p", "main", 0.0)  # no parent, no expiry, no checkpoints
+    assert bare.encode() == _dumps(bare)
+    odd = Manifest.new("ns--ünï", "b-1", 1e-7, expires_at=1e16)
+    odd.checkpoints = {"z": Pin(3, 10**20), "a": Pin(1, 2.5, automatic=True), "é": Pin(2, 0)}
+    odd.erased_before, odd.floor, odd.created_at = 4, 2, 17
+    assert odd.encode() == _dumps(odd)
+    assert odd.encode() == _dumps(odd)  # again, with each checkpoint's encoding kept
+
+
+@given(
+    created=st.floats(allow_nan=False, allow_infinity=False) | st.integers(0, 2**62),
+    expires=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    names=st.lists(st.text(min_size=1, max_size=8), max_size=6, unique=True),
+    txids=st.lists(st.integers(0, 2**62), min_size=6, max_size=6),
+)
+def test_encode_matches_the_json_module_for_any_values(created, expires, names, txids) -> None:
+    m = Manifest.new("db", "br", created, parent=Ref("main", "01X", txids[0]), expires_at=expires)
+    m.checkpoints = {
+        n: Pin(t, created, automatic=bool(t % 2))
+        for n, t in zip(names, txids[: len(names)], strict=True)
+    }
+    m.epochs = [(t, i) for i, t in enumerate(sorted(txids))]
+    m.snapshots = [(txids[1], 0)]
+    assert m.encode() == _dumps(m)
 
 
 def test_encode_round_trips() -> None:

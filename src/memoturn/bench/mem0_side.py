@@ -133,7 +133,11 @@ class Worker:
             text=True,
             encoding="utf-8",
         )
-        self.info = self.call({"op": "init", "dir": str(workdir)})
+        try:
+            self.info = self.call({"op": "init", "dir": str(workdir)})
+        except BaseException:
+            self.close()
+            raise
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         stdin: IO[str] | None = self._proc.stdin

@@ -20,8 +20,10 @@ the epoch changed so every key can be derived without listing. Every update carr
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
 import json
+import threading
 from typing import Any
 
 from memoturn.core.errors import Conflict, Internal, NotFound
@@ -221,45 +223,71 @@ class Manifest:
 
     def copy(self) -> Manifest:
         """An independent copy to change (runs, pins and refs are immutable; the lists and
-        the dict are copied)."""
-        return dataclasses.replace(
-            self,
-            runs=list(self.runs),
-            epochs=list(self.epochs),
-            snapshots=list(self.snapshots),
-            checkpoints=dict(self.checkpoints),
-        )
+        the dict are copied). Built from the instance's ``__dict__``: ``dataclasses.replace``
+        re-runs ``__init__`` over every field and cost more than an encode."""
+        fields = self.__dict__.copy()
+        fields["runs"] = self.runs.copy()
+        fields["epochs"] = self.epochs.copy()
+        fields["snapshots"] = self.snapshots.copy()
+        fields["checkpoints"] = self.checkpoints.copy()
+        other = object.__new__(type(self))
+        other.__dict__ = fields
+        return other
 
     # -- encoding -----------------------------------------------------------------------
 
     def encode(self) -> bytes:
-        # Written out field by field: dataclasses.asdict deep-copies and costs more than
-        # the rest of a branch or checkpoint create (the same document either way).
-        doc = {
-            "db": self.db,
-            "branch": self.branch,
-            "id": self.id,
-            "created_at": self.created_at,
-            "runs": [{"first": r.first, "base": _ref_doc(r.base)} for r in self.runs],
-            "head": self.head,
-            "epoch": self.epoch,
-            "epochs": [list(e) for e in self.epochs],
-            "snapshots": [list(s) for s in self.snapshots],
-            "checkpoints": {
-                k: {"txid": p.txid, "created_at": p.created_at, "automatic": p.automatic}
-                for k, p in self.checkpoints.items()
-            },
-            "parent": _ref_doc(self.parent),
-            "expires_at": self.expires_at,
-            "write_id": self.write_id,
-            "erased_before": self.erased_before,
-            "floor": self.floor,
-            "format": FORMAT,
-        }
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+        """The manifest as JSON: byte for byte ``json.dumps(doc, separators=(",", ":"),
+        sort_keys=True)`` of its fields plus ``format`` (tests/storage/test_manifest_encoding
+        checks both), written out by hand: the generic encoder cost more than the rest of a
+        branch or checkpoint create. Keys are in sorted order; each checkpoint's encoding is
+        kept on its (immutable) :class:`Pin`, so a manifest with many checkpoints re-encodes
+        only the new one."""
+        s = _json_str
+        checkpoints = ",".join(
+            [s(name) + ":" + _pin_json(self.checkpoints[name]) for name in sorted(self.checkpoints)]
+        )
+        runs = ",".join(['{"base":' + _ref_json(r.base) + ',"first":' + _num(r.first) + "}"
+                         for r in self.runs])  # fmt: skip
+        return "".join(
+            (
+                '{"branch":', s(self.branch),
+                ',"checkpoints":{', checkpoints,
+                '},"created_at":', _num(self.created_at),
+                ',"db":', s(self.db),
+                ',"epoch":', _num(self.epoch),
+                ',"epochs":', _pairs(self.epochs),
+                ',"erased_before":', _num(self.erased_before),
+                ',"expires_at":', _num(self.expires_at),
+                ',"floor":', _num(self.floor),
+                ',"format":', _num(FORMAT),
+                ',"head":', _num(self.head),
+                ',"id":', s(self.id),
+                ',"parent":', _ref_json(self.parent),
+                ',"runs":[', runs,
+                '],"snapshots":', _pairs(self.snapshots),
+                ',"write_id":', s(self.write_id),
+                "}",
+            )
+        ).encode()  # fmt: skip
 
     @classmethod
     def decode(cls, data: bytes) -> Manifest:
+        """The manifest ``data`` encodes, as a new object the caller may change. The last
+        manifests decoded or written by this process are kept by their bytes (a manifest is
+        a pure function of them): loading an unchanged one again costs a copy."""
+        data = bytes(data)
+        with _memo_lock:
+            known = _memo.get(data)
+            if known is not None:
+                _memo.move_to_end(data)
+        if known is None:
+            known = cls._parse(data)
+            _remember(data, known)
+        return known.copy()
+
+    @classmethod
+    def _parse(cls, data: bytes) -> Manifest:
         try:
             doc: dict[str, Any] = json.loads(data)
             if doc.pop("format") != FORMAT:
@@ -279,10 +307,73 @@ class Manifest:
             raise Internal(f"corrupt manifest: {e}", hint="restore it from a backup") from None
 
 
-def _ref_doc(ref: Ref | None) -> dict[str, Any] | None:
+_MEMO_BYTES = 8 << 20
+"""At most this much manifest encoding is kept (most manifests are one or two kB)."""
+_memo: collections.OrderedDict[bytes, Manifest] = collections.OrderedDict()
+_memo_lock = threading.Lock()
+_memo_bytes = 0
+
+
+def _remember(data: bytes, manifest: Manifest) -> None:
+    """Keep ``manifest`` (which nobody else holds) as what ``data`` decodes to."""
+    global _memo_bytes
+    if len(data) > _MEMO_BYTES // 16:
+        return
+    with _memo_lock:
+        if _memo.setdefault(data, manifest) is manifest:
+            _memo_bytes += len(data)
+        _memo.move_to_end(data)
+        while _memo_bytes > _MEMO_BYTES:
+            old, _ = _memo.popitem(last=False)
+            _memo_bytes -= len(old)
+
+
+_json_str = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str
+_float = float.__repr__
+_int = int.__repr__
+
+
+def _num(v: Any) -> str:
+    """A scalar as json.dumps writes it (its fallback covers any other value)."""
+    t = type(v)
+    if t is int:
+        return _int(v)
+    if t is float and v == v and v not in (_INF, -_INF):
+        return _float(v)
+    if v is None:
+        return "null"
+    return json.dumps(v, separators=(",", ":"), sort_keys=True)
+
+
+_INF = float("inf")
+
+
+def _pairs(items: list[tuple[int, int]]) -> str:
+    return "[" + ",".join(["[" + _num(a) + "," + _num(b) + "]" for a, b in items]) + "]"
+
+
+def _ref_json(ref: Ref | None) -> str:
     if ref is None:
-        return None
-    return {"branch": ref.branch, "branch_id": ref.branch_id, "txid": ref.txid}
+        return "null"
+    return (
+        '{"branch":' + _json_str(ref.branch) + ',"branch_id":' + _json_str(ref.branch_id)
+        + ',"txid":' + _num(ref.txid) + "}"
+    )  # fmt: skip
+
+
+def _pin_json(pin: Pin) -> str:
+    """A checkpoint's encoding, kept on the Pin (frozen: it never changes)."""
+    try:
+        return pin.__dict__["_json"]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
+    auto = "true" if pin.automatic is True else "false" if pin.automatic is False else None
+    text = (
+        '{"automatic":' + (auto if auto is not None else _num(pin.automatic))
+        + ',"created_at":' + _num(pin.created_at) + ',"txid":' + _num(pin.txid) + "}"
+    )  # fmt: skip
+    pin.__dict__["_json"] = text  # not a field: equality and asdict ignore it
+    return text
 
 
 def load(store: ObjectStore, db: str, branch: str) -> tuple[Manifest, str]:
@@ -297,15 +388,15 @@ def load(store: ObjectStore, db: str, branch: str) -> tuple[Manifest, str]:
 def create(store: ObjectStore, manifest: Manifest) -> str:
     """Write a new manifest; Conflict if the branch exists."""
     manifest.write_id = new_id()
+    data = manifest.encode()
     try:
-        return store.put(
-            keys.manifest(manifest.db, manifest.branch),
-            manifest.encode(),
-            if_absent=True,
-            op="create_manifest",
+        etag = store.put(
+            keys.manifest(manifest.db, manifest.branch), data, if_absent=True, op="create_manifest"
         )
     except PreconditionFailed:
         raise Conflict(f"branch {manifest.branch!r} of {manifest.db} already exists") from None
+    _remember(data, manifest.copy())
+    return etag
 
 
 def cas(store: ObjectStore, manifest: Manifest, etag: str) -> str:
@@ -316,8 +407,11 @@ def cas(store: ObjectStore, manifest: Manifest, etag: str) -> str:
     """
     manifest.write_id = new_id()
     key = keys.manifest(manifest.db, manifest.branch)
+    data = manifest.encode()
     try:
-        return store.put(key, manifest.encode(), if_match=etag, op="cas_manifest")
+        new_etag = store.put(key, data, if_match=etag, op="cas_manifest")
+        _remember(data, manifest.copy())
+        return new_etag
     except (StoreError, PreconditionFailed) as e:
         try:
             current = store.get(key, op="resolve_manifest")
