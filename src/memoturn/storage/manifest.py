@@ -244,9 +244,8 @@ class Manifest:
         kept on its (immutable) :class:`Pin`, so a manifest with many checkpoints re-encodes
         only the new one."""
         s = _json_str
-        checkpoints = ",".join(
-            [s(name) + ":" + _pin_json(self.checkpoints[name]) for name in sorted(self.checkpoints)]
-        )
+        cps = self.checkpoints
+        checkpoints = ",".join([_checkpoint_json(name, cps[name]) for name in sorted(cps)])
         runs = ",".join(['{"base":' + _ref_json(r.base) + ',"first":' + _num(r.first) + "}"
                          for r in self.runs])  # fmt: skip
         return "".join(
@@ -359,6 +358,16 @@ def _ref_json(ref: Ref | None) -> str:
         '{"branch":' + _json_str(ref.branch) + ',"branch_id":' + _json_str(ref.branch_id)
         + ',"txid":' + _num(ref.txid) + "}"
     )  # fmt: skip
+
+
+def _checkpoint_json(name: str, pin: Pin) -> str:
+    """``"name":{pin}``, kept on the Pin with its name (a pin is made for one checkpoint)."""
+    named = pin.__dict__.get("_named")
+    if named is not None and named[0] == name:
+        return named[1]  # type: ignore[no-any-return]
+    text = _json_str(name) + ":" + _pin_json(pin)
+    pin.__dict__["_named"] = (name, text)
+    return text
 
 
 def _pin_json(pin: Pin) -> str:
