@@ -43,7 +43,7 @@ def test_the_command_set() -> None:
         "serve", "ns", "profile", "token", "ingest", "recall", "checkpoint", "rewind",
         "branch", "bench", "mcp", "eval", "memories", "sessions", "kv", "documents", "vectors",
         "policy", "audit",
-        "export", "import", "diff", "extract", "erasure",
+        "export", "import", "diff", "extract", "erasure", "reembed",
     }  # fmt: skip
     for group, actions in {
         "profile": {"create", "create-many", "list", "delete"},
