@@ -93,6 +93,8 @@ class OpenBranch:
         self.last_sweep = 0.0
         self.embed_after = 0.0  # engine clock time before which background embedding waits
         self.poisoned = False
+        self.unshipped = False
+        """A local commit failed to ship: nothing more is written on this copy."""
         self.closed = False
         self.expires_at: float | None = None
         """A burner branch's end: from then on the copy is dropped and reads are 404."""
@@ -542,6 +544,10 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
 
     def _ensure_writer(self, ob: OpenBranch) -> None:
         """Before a write: hold the branch's lease, with the local copy at the store's head."""
+        if ob.unshipped:
+            # A commit before this one was not made durable (e.g. a group of ingests that
+            # formed while the one before it failed to ship): write on a fresh copy.
+            raise StaleProfile()
         if ob.lease.valid() and ob.replica.epoch == ob.lease.epoch:
             return
         epoch = ob.lease.acquire()
@@ -556,6 +562,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
             ob.replica.on_commit(txid)
         except BaseException:
             ob.poisoned = True  # committed locally but not durable: reload from the store
+            ob.unshipped = True
             raise
         ob.last_write = self.clock.now()
         try:
