@@ -267,6 +267,10 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps):
         another node is seen within that bound)."""
         return self.catalog.token_epoch(self.catalog.require_profile(ns, name), cached=cached)
 
+    def cached_token_epoch(self, ns: str, name: str) -> int | None:
+        """:meth:`token_epoch` (``cached``) if it needs no store read, else ``None``."""
+        return self.catalog.cached_token_epoch(ns, name)
+
     def bump_token_epoch(self, ns: str, name: str) -> int:
         """Revoke every token of one profile; returns the new epoch."""
         return self.catalog.bump_token_epoch(self.catalog.require_profile(ns, name))
