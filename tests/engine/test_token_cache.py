@@ -78,3 +78,29 @@ def test_a_deleted_profile_s_tokens_are_refused_on_another_node_within_the_bound
     clock.advance(TOKEN_EPOCH_STALENESS_S)
     with pytest.raises(Unauthorized, match="revoked"):
         on_b.verify(token)
+
+
+def test_offline_verification_answers_only_from_the_caches(make_engine, clock) -> None:
+    """What the REST edge checks on the event loop: the same answer as ``verify`` when the
+    caches hold it, ``None`` (go and read the store) when they do not."""
+    a, b = make_engine(), make_engine()
+    a.create_namespace("acme")
+    a.create_profile("acme", "alice")
+    on_a, on_b = TokenAuthority(a, seed=SEED), TokenAuthority(b, seed=SEED)
+    root = on_a.mint_root()
+    assert on_b.verify_offline(root).kind == ROOT  # no profile, no epoch: nothing to read
+    token = on_a.mint(Grant(ROOT), "acme", profile="alice").token
+    assert on_b.verify_offline(token) is None  # B has read nothing of alice yet
+    assert on_b.verify(token).profile == "alice"
+    before = b.metered.stats()
+    assert on_b.verify_offline(token).profile == "alice"
+    assert b.metered.stats() == before
+    with pytest.raises(Unauthorized, match="not valid"):
+        on_b.verify_offline(token[:-4] + "AAAA")  # a bad signature needs no store to refuse
+    a.revoke_tokens("acme", "alice")
+    with pytest.raises(Unauthorized, match="revoked"):
+        on_a.verify_offline(token)  # the node that revoked: at once, from its cache
+    clock.advance(TOKEN_EPOCH_STALENESS_S)
+    assert on_b.verify_offline(token) is None  # B's copy of the epoch is too old to use
+    with pytest.raises(Unauthorized, match="revoked"):
+        on_b.verify(token)

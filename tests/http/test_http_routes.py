@@ -386,3 +386,20 @@ def test_ingest_valid_from_over_http(alice) -> None:
         r = alice.post(P + "/memories", json={**body, "content": "x", "valid_from": bad})
         assert _error(r, 400, "invalid")["message"].startswith(message)
     assert alice.get(P + "/memories").json()["txid"] == before
+
+
+def test_the_ingest_answer_is_exactly_its_response_model(alice) -> None:
+    """The ingest route answers ``to_dict`` without validating it again (its hot path):
+    the answer must still be exactly what its documented response model gives."""
+    from memoturn.core.model import IngestResult
+    from memoturn.http.schemas import wire
+
+    r = alice.post(
+        f"{P}/memories",
+        json={"type": "fact", "content": "the answer shape", "topic": "shape",
+              "metadata": {"n": 1, "f": 0.5}, "ttl_s": 3600},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert wire(IngestResult).model_validate(body).model_dump(mode="json") == body
+    assert set(body["memory"]) >= MEMORY_FIELDS

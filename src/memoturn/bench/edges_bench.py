@@ -1,6 +1,11 @@
 """The edges: one call in process, through the SDK over HTTP, and as an MCP tool (stdio and
 streamable HTTP); throughput with 16 concurrent SDK clients on one profile and on 16.
 
+Floors, measured in the same run: one embedding + one PUT of a single ingest's segment
+(what an ingest cannot beat in process), a no-op HTTP call to the same node (``/healthz``,
+no auth, no audit) and the two together (what an ingest over HTTP cannot beat), and one
+embedding run of 16 texts (what 16 concurrent ingests cannot beat).
+
 Paths run in blocks of 25 calls, in turn, so load drifting on a shared machine hits them
 alike."""
 
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import httpx2
 from mcp.client.client import Client as McpClient
 from mcp.client.stdio import StdioServerParameters
@@ -24,6 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 import memoturn
 from memoturn.bench.stats import Result, progress
 from memoturn.http import ThrowawayNode
+from memoturn.storage.localdir import LocalDirStore
 
 QUERY = {"query": "what does Alice eat?", "k": 10}
 FACTS = [
@@ -55,6 +62,9 @@ def run(*, quick: bool) -> list[Result]:
         sdk = memoturn.Client(node.url, node.root_token).profile("acme", "alice")
         progress(f"in process vs SDK over HTTP vs MCP, {calls} calls each")
         counter = iter(range(10**9))
+        for _ in range(5):
+            alice.ingest("fact", f"Alice note {next(counter)}")
+        floors = _Floors(node, Path(tmp) / "floor-store", _segment_bytes(node))
         cases: dict[str, Callable[[], Any]] = {
             "recall in process": lambda: alice.recall(**QUERY),
             "recall SDK over HTTP": lambda: sdk.recall(**QUERY),
@@ -62,12 +72,78 @@ def run(*, quick: bool) -> list[Result]:
             "ingest SDK over HTTP": lambda: sdk.ingest("fact", f"Alice note {next(counter)}"),
             "kv set in process": lambda: alice.kv_set("s", "k", next(counter)),
             "kv set SDK over HTTP": lambda: sdk.kv_set("s", "k", next(counter)),
+            FLOOR_EMBED_PUT: floors.embed_put,
+            FLOOR_HTTP: floors.noop_http,
+            FLOOR_HTTP_EMBED_PUT: floors.http_embed_put,
         }
         times = anyio.run(_mcp_and_sync, node, cases, calls)
-        results = [Result(name, "s", xs, floor=_floor(name)) for name, xs in times.items()]
+        results = [
+            Result(name, "s", xs, floor=_floor(name), note=_NOTES.get(name, ""))
+            for name, xs in times.items()
+        ]
         progress(f"{CLIENTS} concurrent SDK clients")
-        results += _concurrency(node, n=40 if quick else 200)
+        batch = floors.embed_batch(calls // 4)
+        results.append(batch)
+        results += _concurrency(node, n=40 if quick else 200, floor=batch.summary()["ops_per_s"])
+        floors.close()
     return results
+
+
+FLOOR_EMBED_PUT = "floor: embed one text + one PUT"
+FLOOR_HTTP = "floor: no-op HTTP (GET /healthz)"
+FLOOR_HTTP_EMBED_PUT = "floor: no-op HTTP + embed + PUT"
+FLOOR_BATCH = f"floor: embed batch of {CLIENTS} (per text)"
+_NOTES = {
+    FLOOR_EMBED_PUT: "the embedding of one text, then a PUT of a single ingest's segment "
+    "(local dir store)",
+    FLOOR_HTTP: "same node, same HTTP client library, keep-alive; no auth, no audit",
+}
+
+
+def _segment_bytes(node: ThrowawayNode) -> int:
+    """The mean size of the segments the node has put so far (single ingests)."""
+    stats = node.engine.metered.stats().get("put_segment", {})
+    calls, written = int(stats.get("calls", 0) or 0), int(stats.get("bytes_written", 0) or 0)
+    return max(1, written // calls) if calls else 16 * 1024
+
+
+class _Floors:
+    """What an ingest cannot beat, measured beside it."""
+
+    def __init__(self, node: ThrowawayNode, root: Path, segment_bytes: int) -> None:
+        self.embedder = node.engine.embedder
+        self.store = LocalDirStore(root)
+        self.blob = bytes(segment_bytes)
+        self.http = httpx.Client(base_url=node.url)
+        self.texts = (f"Alice floor note {i}" for i in range(10**9))
+        self.keys = (f"floor/{i}" for i in range(10**9))
+
+    def embed_put(self) -> None:
+        self.embedder.embed([next(self.texts)])
+        self.store.put(next(self.keys), self.blob)
+
+    def noop_http(self) -> None:
+        self.http.get("/healthz").raise_for_status()
+
+    def http_embed_put(self) -> None:
+        self.noop_http()
+        self.embed_put()
+
+    def embed_batch(self, n: int) -> Result:
+        samples = []
+        for _ in range(max(5, n)):
+            texts = [next(self.texts) for _ in range(CLIENTS)]
+            t0 = time.perf_counter()
+            self.embedder.embed(texts)
+            samples.append((time.perf_counter() - t0) / CLIENTS)
+        return Result(
+            FLOOR_BATCH, "s", samples,
+            note=f"one model run of {CLIENTS} texts, divided by {CLIENTS}: the most "
+            "ingests per second one node's embedder allows",
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self.http.close()
 
 
 async def _mcp_and_sync(
@@ -100,7 +176,12 @@ async def _mcp_and_sync(
 
 
 def _floor(name: str) -> str | None:
-    """Each edge is compared with the same call in process."""
+    """An ingest is compared with what it cannot beat; other edges with the same call in
+    process."""
+    if name == "ingest in process":
+        return FLOOR_EMBED_PUT
+    if name == "ingest SDK over HTTP":
+        return FLOOR_HTTP_EMBED_PUT
     if name.startswith("MCP"):
         return "recall in process"
     return name.replace("SDK over HTTP", "in process") if "SDK" in name else None
@@ -127,7 +208,8 @@ async def _measure(calls: int, cases: dict[str, Run]) -> dict[str, list[float]]:
     return times
 
 
-def _concurrency(node: ThrowawayNode, n: int) -> list[Result]:
+def _concurrency(node: ThrowawayNode, n: int, floor: float) -> list[Result]:
+    """``floor``: ingests per second that the embedding of batches of 16 allows."""
     results = []
     spreads = {
         "one profile": ["alice"] * CLIENTS,
@@ -154,14 +236,20 @@ def _concurrency(node: ThrowawayNode, n: int) -> list[Result]:
                     samples.extend(mine)
 
             threads = [threading.Thread(target=work, args=(p,)) for p in profiles]
+            segments = _segments(node)
             t0 = time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             wall = time.perf_counter() - t0
-            results.append(Result(
-                f"{op}, {CLIENTS} SDK clients, {label}", "s", samples,
-                note=f"throughput {len(samples) / wall:.0f} ops/s overall",
-            ))  # fmt: skip
+            note = f"throughput {len(samples) / wall:.0f} ops/s overall"
+            if op == "ingest":
+                per = (_segments(node) - segments) / len(samples)
+                note += f", {per:.2f} segments per ingest; {FLOOR_BATCH}: {floor:.0f}/s"
+            results.append(Result(f"{op}, {CLIENTS} SDK clients, {label}", "s", samples, note=note))
     return results
+
+
+def _segments(node: ThrowawayNode) -> int:
+    return int(node.engine.metered.stats().get("put_segment", {}).get("calls", 0) or 0)

@@ -194,6 +194,14 @@ class AuditLog:
             return self.policies.effective(call.namespace, call.profile).audit
         return self.policies.namespace(call.namespace).audit
 
+    def wants_cached(self, namespace: str, profile: str | None, op: str) -> bool | None:
+        """:meth:`wants` from the cached policy alone (no store read); ``None`` when the
+        policy copy is stale (then ask :meth:`wants`, off the event loop)."""
+        if op in POLICY_OPS:
+            return True
+        policy = self.policies.effective_cached(namespace, profile)
+        return None if policy is None else policy.audit
+
     def submit(self, call: Call) -> concurrent.futures.Future[int] | None:
         """Queue the call's event if its policy wants one; the future completes (with the
         event's seq) once the event is durable, or fails if it could not be written."""

@@ -173,6 +173,23 @@ class Catalog:
         self._remember_epoch(db, epoch, now)
         return epoch
 
+    def cached_token_epoch(self, ns: str, name: str) -> int | None:
+        """``token_epoch(require_profile(ns, name), cached=True)`` when this node's caches
+        answer all of it (namespace and profile known to exist, main manifest seen, epoch
+        fresh); ``None`` when any part would read the store."""
+        db = database_id(ns, name)
+        if not (
+            self._seen(keys.namespace(ns))
+            and self.profiles.exists_cached(ns, name)
+            and self._seen(keys.manifest(db, "main"))
+        ):
+            return None
+        with self._lock:
+            hit = self._epochs.get(db)
+        if hit is not None and 0 <= self.clock.now() - hit[1] < self.token_staleness_s:
+            return hit[0]
+        return None
+
     def _remember_epoch(self, db: str, epoch: int, at: float) -> None:
         with self._lock:
             if len(self._epochs) >= 100_000:  # bounded: drop the lot, they are re-read

@@ -94,6 +94,8 @@ class OpenBranch:
         self.last_sweep = 0.0
         self.embed_after = 0.0  # engine clock time before which background embedding waits
         self.poisoned = False
+        self.unshipped = False
+        """A local commit failed to ship: nothing more is written on this copy."""
         self.closed = False
         self.expires_at: float | None = None
         """A burner branch's end: from then on the copy is dropped and reads are 404."""
@@ -271,6 +273,10 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
         ``cached``: as read on this node within ``token_staleness_s`` (a revocation made on
         another node is seen within that bound)."""
         return self.catalog.token_epoch(self.catalog.require_profile(ns, name), cached=cached)
+
+    def cached_token_epoch(self, ns: str, name: str) -> int | None:
+        """:meth:`token_epoch` (``cached``) if it needs no store read, else ``None``."""
+        return self.catalog.cached_token_epoch(ns, name)
 
     def bump_token_epoch(self, ns: str, name: str) -> int:
         """Revoke every token of one profile; returns the new epoch."""
@@ -571,6 +577,10 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
         A copy served from memory takes the lease, then drops itself: the call is retried
         on a copy woken to a file (the lease held, so :meth:`_wake` writes one), which
         captures and ships its commits as every writer's copy does."""
+        if ob.unshipped:
+            # A commit before this one was not made durable (e.g. a group of ingests that
+            # formed while the one before it failed to ship): write on a fresh copy.
+            raise StaleProfile()
         if ob.lease.valid() and ob.replica.epoch == ob.lease.epoch and not ob.in_memory:
             return
         epoch = ob.lease.acquire()
@@ -588,6 +598,7 @@ class Engine(BranchOps, FollowOps, GovernanceOps, ErasureOps, ExtractionOps, Ree
             ob.replica.on_commit(txid)
         except BaseException:
             ob.poisoned = True  # committed locally but not durable: reload from the store
+            ob.unshipped = True
             raise
         ob.last_write = self.clock.now()
         try:

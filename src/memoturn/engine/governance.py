@@ -76,6 +76,26 @@ class Policies:
             self._cache[key] = (found, now)
         return found
 
+    def _peek(self, key: str) -> tuple[bool, dict[str, Any] | None]:
+        """(fresh, document) from the cache alone; ``fresh`` False: a read is due."""
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and self.clock.now() - hit[1] < self.staleness_s:
+            return True, hit[0]
+        return False, None
+
+    def effective_cached(self, ns: str, profile: str | None) -> Policy | None:
+        """The effective policy (the namespace's, for ``profile`` None) if this node's copy
+        is fresh, without reading the store; ``None`` when a read is due."""
+        fresh, doc = self._peek(keys.namespace_policy(ns))
+        if not fresh:
+            return None
+        base = Policy(**doc) if doc is not None else lattice.DEFAULT
+        if profile is None:
+            return base
+        fresh, override = self._peek(keys.profile_policy(ns, profile))
+        return lattice.effective(base, dict(override or {})) if fresh else None
+
     def namespace(self, ns: str) -> Policy:
         """The namespace's policy (:data:`lattice.DEFAULT` until root sets one)."""
         doc = self._read(keys.namespace_policy(ns))

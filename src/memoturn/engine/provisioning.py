@@ -126,6 +126,17 @@ class ProfileLog:
             raise Internal("corrupt profile log state", hint="delete it; the log is complete")
         space.seq, space.live, space.sorted = seq, set(names), None
 
+    def exists_cached(self, ns: str, name: str) -> bool:
+        """True when :meth:`exists` would answer True without reading the store."""
+        with self._lock:
+            space = self._spaces.get(ns)
+        return (
+            space is not None
+            and space.loaded
+            and name in space.live
+            and time.monotonic() - space.read_at < FRESH_S
+        )
+
     def exists(self, ns: str, name: str) -> bool:
         space = self._ns(ns)
         if space.loaded and name in space.live and time.monotonic() - space.read_at < FRESH_S:

@@ -214,6 +214,40 @@ class TokenAuthority:
     def verify(self, token: str | None) -> Grant:
         """The grant of a token, or :class:`Unauthorized` (missing, bad signature, expired,
         malformed, revoked)."""
+        grant = self._signed_grant(token)
+        if grant.kind == PROFILE:
+            # The token's own profile, never the one a request names: this reveals nothing.
+            # The epoch is cached per node for token_staleness_s: no store read per
+            # request, and a revocation on another node reaches this one within that bound.
+            try:
+                current = self._engine.token_epoch(
+                    str(grant.namespace), str(grant.profile), cached=True
+                )
+            except NotFound:
+                current = None  # the profile was deleted: its tokens went with it
+            self._check_epoch(grant, current)
+        return grant
+
+    def verify_offline(self, token: str | None) -> Grant | None:
+        """:meth:`verify` when it needs no store read (the token's profile and its epoch
+        are in this node's caches, or it is not a profile token); ``None`` when a read is
+        due: then call :meth:`verify` (off the event loop). Raises what :meth:`verify`
+        raises for a token that is invalid whatever the store says."""
+        grant = self._signed_grant(token)
+        if grant.kind == PROFILE:
+            current = self._engine.cached_token_epoch(str(grant.namespace), str(grant.profile))
+            if current is None:
+                return None
+            self._check_epoch(grant, current)
+        return grant
+
+    @staticmethod
+    def _check_epoch(grant: Grant, current: int | None) -> None:
+        if current != grant.epoch:
+            raise Unauthorized("the token has been revoked", hint="mint a new token")
+
+    def _signed_grant(self, token: str | None) -> Grant:
+        """The grant of a token whose signature, claims and times check out (no store)."""
         if not token:
             raise Unauthorized(
                 "no bearer token", hint="send 'Authorization: Bearer TOKEN' (see DATA/root.token)"
@@ -246,18 +280,6 @@ class TokenAuthority:
                 "the token is not valid yet (its nbf is in the future)",
                 hint="use it from its nbf on, or mint a token without one",
             )
-        if grant.kind == PROFILE:
-            # The token's own profile, never the one a request names: this reveals nothing.
-            # The epoch is cached per node for token_staleness_s: no store read per
-            # request, and a revocation on another node reaches this one within that bound.
-            try:
-                current = self._engine.token_epoch(
-                    str(grant.namespace), str(grant.profile), cached=True
-                )
-            except NotFound:
-                current = None  # the profile was deleted: its tokens went with it
-            if current != grant.epoch:
-                raise Unauthorized("the token has been revoked", hint="mint a new token")
         return grant
 
     # -- authorising -----------------------------------------------------------------------

@@ -57,7 +57,11 @@ class Audited:
         if start is not None and start["type"] == "http.response.start":
             headers = list(start.get("headers", []))
             forwarded = any(k.lower() == FORWARDED_TO_HEADER.lower().encode() for k, _ in headers)
-            call = None if forwarded else _call(scope, start["status"], held[1:], request_id)
+            call = (
+                None
+                if forwarded or self._not_wanted(scope)
+                else _call(scope, start["status"], held[1:], request_id)
+            )
             if call is not None:
                 try:
                     done = await asyncio.to_thread(self.audit.submit, call)
@@ -79,6 +83,19 @@ class Audited:
             held[0] = {**start, "headers": headers}
         for message in held:
             await send(message)
+
+    def _not_wanted(self, scope: Scope) -> bool:
+        """Whether the cached policy says this call needs no event: then no thread hop and
+        no parsing of the answer (the common case, audit off). Unsure means no."""
+        params: dict[str, Any] = scope.get("path_params") or {}
+        ns, route = _name(params.get("ns")), scope.get("route")
+        if ns is None or route is None:
+            return False  # _call decides (it finds nothing to audit under)
+        profile = _name(params.get("profile")) if "profile" in params else None
+        if "profile" in params and profile is None:
+            return False
+        op = getattr(route, "name", "unknown")
+        return self.audit.wants_cached(ns, profile, op) is False
 
 
 def _call(scope: Scope, status: int, body: list[Message], request_id: str) -> Call | None:

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from memoturn.core.errors import InvalidInput, Unauthorized
 from memoturn.core.names import check_name
@@ -109,36 +110,45 @@ class Target:
         return self.engine.profile(self.ns, self.profile, self.branch, min_txid=min_txid)
 
 
-def _target(
+async def _target(
     request: Request, ns: str, profile: str, branch: str, scope: str, *, spans_branches: bool
 ) -> Target:
+    """On the event loop when the token checks out from this node's caches (no thread hop
+    per request); a check that must read the store runs on a worker thread."""
     node = node_of(request)
+    token = bearer(request)
+    caller = node.tokens.verify_offline(token)
+    if caller is None:
+        caller = await run_in_threadpool(node.tokens.verify, token)
+    request.state.grant = caller
     locked_to = None if spans_branches else branch
-    node.tokens.require_profile(grant(request), ns, profile, branch=locked_to, scope=scope)
+    node.tokens.require_profile(caller, ns, profile, branch=locked_to, scope=scope)
     log_profile(request, ns, profile, branch)
     return Target(node.engine, ns, profile, branch)
 
 
-def _read(request: Request, ns: NsPath, profile: ProfilePath, branch: BranchQuery = MAIN) -> Target:
-    return _target(request, ns, profile, branch, READ, spans_branches=False)
-
-
-def _write(
+async def _read(
     request: Request, ns: NsPath, profile: ProfilePath, branch: BranchQuery = MAIN
 ) -> Target:
-    return _target(request, ns, profile, branch, WRITE, spans_branches=False)
+    return await _target(request, ns, profile, branch, READ, spans_branches=False)
 
 
-def _branches_read(
+async def _write(
     request: Request, ns: NsPath, profile: ProfilePath, branch: BranchQuery = MAIN
 ) -> Target:
-    return _target(request, ns, profile, branch, READ, spans_branches=True)
+    return await _target(request, ns, profile, branch, WRITE, spans_branches=False)
 
 
-def _branches_write(
+async def _branches_read(
     request: Request, ns: NsPath, profile: ProfilePath, branch: BranchQuery = MAIN
 ) -> Target:
-    return _target(request, ns, profile, branch, WRITE, spans_branches=True)
+    return await _target(request, ns, profile, branch, READ, spans_branches=True)
+
+
+async def _branches_write(
+    request: Request, ns: NsPath, profile: ProfilePath, branch: BranchQuery = MAIN
+) -> Target:
+    return await _target(request, ns, profile, branch, WRITE, spans_branches=True)
 
 
 Reader = Annotated[Target, Depends(_read)]

@@ -81,6 +81,30 @@ class Transaction:
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after.append(fn)
 
+    @contextlib.contextmanager
+    def part(self) -> Iterator[None]:
+        """One part of the transaction (a SQLite savepoint): an exception inside undoes
+        this part alone, its rows and its post-commit work, and is re-raised; the
+        transaction goes on. Group commit runs each ingest of a group as one part, so a
+        rejected ingest changes nothing while the others commit."""
+        after = len(self._after)
+        self.cursor.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            del self._after[after:]
+            if not self.cursor.connection.getautocommit():
+                self.cursor.execute("ROLLBACK TO part")
+                self.cursor.execute("RELEASE part")
+            raise
+        self.cursor.execute("RELEASE part")
+
+    @property
+    def open(self) -> bool:
+        """Whether the transaction is still open (SQLite rolls a whole transaction back
+        by itself after some errors, e.g. a full disk)."""
+        return not self.cursor.connection.getautocommit()
+
 
 class ProfileDatabase:
     """A profile-branch database file opened with apsw in WAL mode.

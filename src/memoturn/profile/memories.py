@@ -113,7 +113,8 @@ class MemoryOps:
         ``valid_from`` (when it became true, if before now: not in the future, and not before
         the current version on its topic, which it closes at that time).
         """
-        return self._ingest_requests([_checked({"type": type, "content": content, **fields})])[0]
+        # Concurrent single ingests to this profile commit together (profile/grouping.py).
+        return self.ingest_groups.ingest(_checked({"type": type, "content": content, **fields}))
 
     def ingest_many(
         self: Profile, items: Sequence[Mapping[str, Any]], *, defer_embedding: bool = False

@@ -16,6 +16,7 @@ from memoturn.profile import rows
 from memoturn.profile.database import ProfileDatabase
 from memoturn.profile.documents import DocumentOps
 from memoturn.profile.extraction import TranscriptExtraction
+from memoturn.profile.grouping import IngestGroups
 from memoturn.profile.kv import KVOps
 from memoturn.profile.memories import MemoryOps
 from memoturn.profile.recall import RecallOps
@@ -63,6 +64,8 @@ class Profile(
             self.db.close()
             raise
         self._vector_cache: dict[str, Any] = {}
+        self.ingest_groups = IngestGroups(self)
+        """Concurrent single ingests, committed in groups."""
         # Set by the engine from the effective governance policy before every call.
         self.retention_s: int | None = None
         """Items (memories, turns, document chunks) older than this are never read."""

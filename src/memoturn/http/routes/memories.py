@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from memoturn.core import model
 from memoturn.core.model import MemoryType
@@ -19,14 +20,19 @@ Cursor = Annotated[str | None, Query(description="the next_cursor of the previou
 
 
 @router.post("/memories", response_model=wire(model.IngestResult), operation_id="ingest")
-def ingest(body: schemas.MemoryIn, target: Writer) -> dict[str, Any]:
+def ingest(body: schemas.MemoryIn, target: Writer) -> JSONResponse:
     """Store one memory. The same (type, topic, content) already current returns the
     existing memory with ``duplicate: true`` and writes nothing, unless the request brings
     new ``metadata`` or a ``ttl_s``: those update the existing memory in place (``updated``
     names the fields). A ``topic`` supersedes the current memory on that topic in the same
-    transaction."""
+    transaction. Concurrent ingests to one profile may commit together and then share one
+    txid (docs/storage.md, group commit)."""
     fields = body.model_dump(mode="json", exclude_none=True)
-    return target.handle().ingest(fields.pop("type"), fields.pop("content"), **fields).to_dict()
+    result = target.handle().ingest(fields.pop("type"), fields.pop("content"), **fields)
+    # ``to_dict`` is the wire form (``wire`` builds the response model from the same
+    # fields): answered as is, without validating it against that model again, which cost
+    # more on the hot path than the JSON itself.
+    return JSONResponse(result.to_dict())
 
 
 @router.post(
