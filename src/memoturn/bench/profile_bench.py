@@ -14,6 +14,7 @@ import memoturn
 from memoturn.bench import corpus
 from memoturn.bench.stats import Result, progress, time_calls
 from memoturn.core.ranking import fts_query
+from memoturn.profile import rows
 
 
 def run(sizes: list[int], *, n_queries: int, n_single: int) -> list[Result]:
@@ -118,12 +119,10 @@ def _floors(db: Path, embedder: object, qs: list[str], size: int, n: int) -> lis
             )
         )
 
-    mat = np.stack(
-        [
-            np.frombuffer(b, dtype=np.float32)
-            for (b,) in conn.execute("SELECT embedding FROM memories WHERE embedding IS NOT NULL")
-        ]
-    )
+    blobs = [
+        b for (b,) in conn.execute("SELECT embedding FROM memories WHERE embedding IS NOT NULL")
+    ]
+    mat = rows.embedding_matrix(blobs, embedder.dim)  # type: ignore[attr-defined]
 
     def topk() -> None:
         q = embedder.embed_query(next(it))  # type: ignore[attr-defined]
