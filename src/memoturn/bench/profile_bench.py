@@ -148,12 +148,10 @@ def _floors(db: Path, embedder: object, qs: list[str], size: int, n: int) -> lis
             )
         )
 
-    mat = np.stack(
-        [
-            np.frombuffer(b, dtype=rows.EMBEDDING_DTYPE).astype(np.float32)
-            for (b,) in conn.execute("SELECT embedding FROM memories WHERE embedding IS NOT NULL")
-        ]
-    )
+    blobs = [
+        b for (b,) in conn.execute("SELECT embedding FROM memories WHERE embedding IS NOT NULL")
+    ]
+    mat = rows.embedding_matrix(blobs, embedder.dim)  # type: ignore[attr-defined]
 
     def topk() -> None:
         q = embedder.embed_query(next(it))  # type: ignore[attr-defined]

@@ -44,6 +44,9 @@ def egress_of(embedder: Embedder) -> str:
     return "self_hosted" if getattr(embedder, "self_hosted", False) else "third_party"
 
 
+_DEFAULT_EFFECTIVE = lattice.effective(lattice.DEFAULT, {})
+
+
 class Policies:
     """The namespace policies and profile overrides of one deployment, cached."""
 
@@ -106,7 +109,12 @@ class Policies:
         return dict(self._read(keys.profile_policy(ns, profile)) or {})
 
     def effective(self, ns: str, profile: str) -> Policy:
-        return lattice.effective(self.namespace(ns), self.override(ns, profile))
+        ns_doc = self._read(keys.namespace_policy(ns))
+        override = self._read(keys.profile_policy(ns, profile))
+        if ns_doc is None and not override:
+            return _DEFAULT_EFFECTIVE  # no policy set: asked on every call and every wake
+        namespace = Policy(**ns_doc) if ns_doc is not None else lattice.DEFAULT
+        return lattice.effective(namespace, dict(override or {}))
 
     # -- writing ---------------------------------------------------------------------------
 

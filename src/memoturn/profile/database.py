@@ -155,8 +155,10 @@ class ProfileDatabase:
         self.before_write: list[Callable[[], None]] = []
         """Called under the lock before each write begins (the engine checks its writer
         lease here); raising aborts the write before anything changed."""
-        self._migrate()
-        self.txid: int = self._read_txid()
+        self.opened_meta: dict[str, Any] = self._migrate()
+        """The ``meta`` table as the database opened (after migrations): one read, since
+        every statement of a wake counts."""
+        self.txid: int = int(self.opened_meta.get("txid", 0))
 
     def _pragma(self, name: str, value: str, expect: object = None) -> None:
         # One pragma per call: apsw runs statements after a row-returning one lazily.
@@ -166,9 +168,11 @@ class ProfileDatabase:
             if got != expect:
                 raise Internal(f"PRAGMA {name}={value} gave {got!r}, expected {expect!r}")
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> dict[str, Any]:
+        """Bring the schema up to date; the ``meta`` table after it."""
         with self.lock:
-            version = self._schema_version()
+            meta = self._read_meta()
+            version = int(meta.get("schema_version", 0))
             if version > SCHEMA_VERSION:
                 raise Conflict(
                     f"{self.path.name} has schema version {version}; this Memoturn knows "
@@ -176,7 +180,7 @@ class ProfileDatabase:
                     hint="upgrade Memoturn to open this profile",
                 )
             if version == SCHEMA_VERSION:
-                return
+                return meta
             self.conn.create_scalar_function(F32_TO_F16, _f32_to_f16, 1, deterministic=True)
             with self.conn:  # one transaction: a half-migrated profile never exists
                 for step in MIGRATIONS[version:]:
@@ -188,19 +192,16 @@ class ProfileDatabase:
                     (SCHEMA_VERSION,),
                 )
                 self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('txid', 0)")
+            return self._read_meta()
 
-    def _schema_version(self) -> int:
+    def _read_meta(self) -> dict[str, Any]:
+        """Every row of ``meta`` (a handful), or nothing for a database not made yet."""
         has_meta = self.conn.execute(
             "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'"
         ).fetchone()
         if not has_meta:
-            return 0
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
-
-    def _read_txid(self) -> int:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'txid'").fetchone()
-        return int(row[0]) if row else 0
+            return {}
+        return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
 
     def meta(self, key: str) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

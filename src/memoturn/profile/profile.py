@@ -114,7 +114,7 @@ class Profile(
     def _check_embedder(self) -> None:
         """Record the embedding model on first use; refuse a different one later, since
         vectors of two models in one index are silent garbage."""
-        name, dim = self.db.meta("embed_model"), self.db.meta("embed_dim")
+        name, dim = self.db.opened_meta.get("embed_model"), self.db.opened_meta.get("embed_dim")
         if name is None:
             with self.db.lock:
                 self.db.conn.execute(

@@ -348,18 +348,18 @@ class RecallOps:
             return [(rid, -score) for rid, score in cur.execute(top, (match, depth))]
         if not s.narrowing:
             over = 2 * depth
-            best = cur.execute(top, (match, over)).fetchall()
-            if not best:
-                return []
-            marks = ",".join("?" * len(best))
-            passing = {
-                rid
-                for (rid,) in cur.execute(
-                    f"SELECT t.rid FROM {s.table} t WHERE t.rid IN ({marks}) AND {where}",
-                    (*(r for r, _ in best), *s.params),
-                )
-            }
-            kept = [(r, -b) for r, b in best if r in passing][:depth]
+            # One statement: the best matches, each with whether its row passes the filters
+            # (a wake's first recall pays for preparing every statement it runs).
+            ranked = (
+                f"SELECT rowid, {s.bm25} AS score FROM {s.fts} WHERE {s.fts} MATCH ? "
+                f"ORDER BY {s.bm25} LIMIT ?"
+            )
+            best = cur.execute(
+                f"SELECT b.rowid, b.score, t.rid IS NOT NULL FROM ({ranked}) b "
+                f"LEFT JOIN {s.table} t ON t.rid = b.rowid AND {where} ORDER BY b.score",
+                (match, over, *s.params),
+            ).fetchall()
+            kept = [(r, -b) for r, b, passes in best if passes][:depth]
             if len(kept) == depth or len(best) < over:
                 return kept
         return [

@@ -77,7 +77,8 @@ class Segment:
     txid: int
     page_size: int
     db_size_pages: int
-    pages: dict[int, bytes] = field(repr=False)
+    pages: dict[int, bytes | memoryview] = field(repr=False)
+    """A decoded segment's pages are views of its body."""
     epoch: int = 0
 
     def __post_init__(self) -> None:
@@ -123,8 +124,9 @@ class Segment:
         if any(a >= b for a, b in itertools.pairwise(order)):
             raise CorruptSegment(f"segment txid {txid}: page numbers are not ascending")
         base = 4 * count
+        view = memoryview(body)  # pages are views of the one body: no copy per page
         pages = {
-            pgno: body[base + i * page_size : base + (i + 1) * page_size]
+            pgno: view[base + i * page_size : base + (i + 1) * page_size]
             for i, pgno in enumerate(order)
         }
         return cls(txid=txid, page_size=page_size, db_size_pages=db_size, pages=pages, epoch=epoch)
