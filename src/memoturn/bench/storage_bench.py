@@ -49,6 +49,7 @@ def _floors(root: Path) -> list[Result]:
 
     store = LocalDirStore(root / "floorstore")
     keys = (f"k/{i}" for i in itertools.count())
+    etag = [store.put("cas/object", MANIFEST_SIZED, if_absent=True)]
     return [
         Result("floor: O_EXCL create + write", "s", time_calls(lambda: create(False), 500)),
         Result("floor: O_EXCL create + write + fsync", "s", time_calls(lambda: create(True), 200)),
@@ -57,7 +58,27 @@ def _floors(root: Path) -> list[Result]:
             "s",
             time_calls(lambda: store.put(next(keys), b""), 200),
         ),
+        Result(
+            "floor: conditional PUT (create-if-absent), local dir store",
+            "s",
+            time_calls(lambda: store.put(next(keys), MANIFEST_SIZED, if_absent=True), 200),
+            note="a new 1 kB object: what a branch's new manifest costs the store",
+        ),
+        Result(
+            "floor: conditional PUT (if-match), local dir store",
+            "s",
+            time_calls(lambda: _update(store, etag), 200),
+            note="a 1 kB object replaced on its etag: what a manifest CAS costs the store",
+        ),
     ]
+
+
+MANIFEST_SIZED = b"x" * 1024
+"""About the size of a small profile's manifest."""
+
+
+def _update(store: LocalDirStore, etag: list[str]) -> None:
+    etag[0] = store.put("cas/object", MANIFEST_SIZED, if_match=etag[0])
 
 
 def _provisioning(root: Path, n: int) -> list[Result]:
@@ -94,13 +115,13 @@ def _history(root: Path, sizes: list[int], n: int) -> list[Result]:
             results.append(Result(
                 f"branch create @{size}", "s",
                 time_calls(lambda e=eng, it=names: e.create_branch("bench", "p", next(it)), n),
-                floor=f"floor: copy profile db @{size}",
+                floor="floor: conditional PUT (create-if-absent), local dir store",
             ))  # fmt: skip
             cps = (f"c{i}" for i in itertools.count())
             results.append(Result(
                 f"checkpoint create @{size}", "s",
                 time_calls(lambda e=eng, it=cps: e.create_checkpoint("bench", "p", next(it)), n),
-                floor=f"floor: copy profile db @{size}",
+                floor="floor: conditional PUT (if-match), local dir store",
             ))  # fmt: skip
             db_file = next((root / f"hist{size}" / "cache" / "bench--p").glob("main.*.db"))
             copies = (root / f"copy{size}-{i}.db" for i in itertools.count())
