@@ -89,7 +89,8 @@ class VectorIndex:
         valid_to: list[float | None] | None = None,
         expires_at: list[float | None] | None = None,
     ) -> None:
-        """Fill an empty index in one go (waking a profile: no per-row growth)."""
+        """Fill an empty index in one go (waking a profile: no per-row growth) with stored
+        embeddings as :func:`~memoturn.profile.rows.embedding_matrix` reads them."""
         if self._n:
             raise ValueError("load() needs an empty index")
         n = len(rids)
@@ -100,8 +101,9 @@ class VectorIndex:
             return np.array([missing if v is None else v for v in values], dtype=np.float64)
 
         self._rids = np.array(rids, dtype=np.int64)
-        # A writable float32 copy, rounded as stored (a no-op for a matrix read from it).
-        self._mat = np.asarray(matrix, dtype=EMBEDDING_DTYPE).astype(np.float32)
+        # The matrix is read from the database (rows.embedding_matrix): already rounded as
+        # stored and float32. Rounding it again cost two full conversions per wake.
+        self._mat = np.require(matrix, dtype=np.float32, requirements=["C", "W"])
         self._valid_from = times(valid_from, 0.0)  # type: ignore[arg-type]
         self._valid_to = times(valid_to, math.inf)
         self._expires = times(expires_at, math.inf)
