@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import memoturn
-from memoturn.bench.stats import Result, machine_info, progress
+from memoturn.bench.stats import Result, progress, write_report
 from memoturn.embed import Embedder
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
@@ -559,12 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(render(report))
     if args.out is not None:
-        path = args.out / f"locomo-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        doc = {"machine": machine_info(), "args": arguments, **report.to_dict()}
-        path.write_text(json.dumps(doc, indent=2))
-        print(f"\nJSON report: {path}")
+        write_report(args.out, "locomo", vars(args), report.to_dict())
     return 0
 
 

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import memoturn
 from memoturn.bench.locomo import Conversation, ModeScores, load, profile_names
-from memoturn.bench.stats import Result, machine_info, progress
+from memoturn.bench.stats import Result, progress, write_report
 
 K = 50
 KS = (5, 10, 25, 50)
@@ -387,12 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(render(report))
     if args.out is not None:
-        path = args.out / f"mem0-side-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        doc = {"machine": machine_info(), "args": arguments, **report.to_dict()}
-        path.write_text(json.dumps(doc, indent=2))
-        print(f"\nJSON report: {path}")
+        write_report(args.out, "mem0-side", vars(args), report.to_dict())
     return 0
 
 

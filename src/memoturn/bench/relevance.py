@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ import numpy as np
 
 import memoturn
 from memoturn.bench import relevance_data
-from memoturn.bench.stats import machine_info, progress
+from memoturn.bench.stats import progress, write_report
 from memoturn.core import ranking
 from memoturn.embed import Embedder
 from memoturn.profile.recall import item_tokens, query_tokens
@@ -405,12 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(render(report))
     if args.out is not None:
-        path = args.out / f"relevance-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
         arguments = {"k": args.k, "modes": args.modes, "fit": args.fit}
-        doc = {"machine": machine_info(), "args": arguments}
-        path.write_text(json.dumps({**doc, **report.to_dict()}, indent=2))
-        print(f"\nJSON report: {path}")
+        write_report(args.out, "relevance", arguments, report.to_dict())
     return 0
 
 

@@ -103,5 +103,16 @@ def write_json(results: list[Result], path: Path, extra: dict[str, Any] | None =
     path.write_text(json.dumps(doc, indent=2))
 
 
+def write_report(out: Path, name: str, arguments: dict[str, Any], report: dict[str, Any]) -> Path:
+    """An evaluation's JSON report, ``out/NAME-YYYYmmdd-HHMMSS.json``: the machine, the
+    arguments it ran with (paths as text) and ``report``; its path is printed."""
+    path = out / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = {k: str(v) if isinstance(v, Path) else v for k, v in arguments.items()}
+    path.write_text(json.dumps({"machine": machine_info(), "args": args, **report}, indent=2))
+    print(f"\nJSON report: {path}")
+    return path
+
+
 def progress(message: str) -> None:
     print(f"  .. {message}", file=sys.stderr, flush=True)

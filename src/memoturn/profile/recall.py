@@ -382,13 +382,7 @@ class RecallOps:
     ) -> list[tuple[int, float]]:
         """The keyword list with each turn also credited for the turns just after it that
         matched (``ranking.credit_earlier_turns``); the credited turns pass the same filters."""
-        marks = ",".join("?" * len(keyword))
-        earlier = cur.execute(
-            f"SELECT h.rid, t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
-            f"AND t.turn BETWEEN h.turn - {CONTEXT_TURNS} AND h.turn - 1 "
-            f"WHERE h.rid IN ({marks}) AND {where}",
-            (*(rid for rid, _ in keyword), *s.params),
-        ).fetchall()
+        earlier = _neighbours(cur, s, where, [rid for rid, _ in keyword], after=False)
         return ranking.credit_earlier_turns(keyword, earlier)[:depth]
 
     def _credit_earlier_turns_vector(
@@ -408,22 +402,10 @@ class RecallOps:
         The turns just before the vector list's join it. Returns the credited vector list
         and the credited similarity of the keyword hits outside it; ``cosine`` (every
         candidate's own cosine) is filled in for the turns that joined."""
-        marks = ",".join("?" * len(vector))
-        earlier = cur.execute(
-            f"SELECT t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
-            f"AND t.turn BETWEEN h.turn - {CONTEXT_TURNS} AND h.turn - 1 "
-            f"WHERE h.rid IN ({marks}) AND {where}",
-            (*(rid for rid, _ in vector), *s.params),
-        ).fetchall()
-        pool = list(dict.fromkeys([*(r for r, _ in vector), *(r for (r,) in earlier)]))
+        earlier = _neighbours(cur, s, where, [rid for rid, _ in vector], after=False)
+        pool = list(dict.fromkeys([*(r for r, _ in vector), *(t for _, t in earlier)]))
         candidates = list(dict.fromkeys([*pool, *(r for r, _ in keyword)]))
-        marks = ",".join("?" * len(candidates))
-        later = cur.execute(
-            f"SELECT h.rid, t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
-            f"AND t.turn BETWEEN h.turn + 1 AND h.turn + {CONTEXT_TURNS} "
-            f"WHERE h.rid IN ({marks}) AND {where}",
-            (*candidates, *s.params),
-        ).fetchall()
+        later = _neighbours(cur, s, where, candidates, after=True)
         unknown = [r for r in {*candidates, *(t for _, t in later)} if r not in cosine]
         if unknown:
             cosine.update(s.index().similarity(unknown, qvec))
@@ -483,6 +465,24 @@ def common_turn_words(cur: Any, query: str) -> set[str]:
         )
     }
     return {form for form, toks in stems.items() if toks and toks <= common}
+
+
+def _neighbours(
+    cur: Any, s: _ScopeSql, where: str, rids: Sequence[int], *, after: bool
+) -> list[tuple[int, int]]:
+    """``(turn, neighbour)`` pairs: for each of ``rids``, the turns of its session up to
+    ``CONTEXT_TURNS`` after it (or before it) that pass the scope's filters ``where``."""
+    span = (
+        f"h.turn + 1 AND h.turn + {CONTEXT_TURNS}"
+        if after
+        else f"h.turn - {CONTEXT_TURNS} AND h.turn - 1"
+    )
+    marks = ",".join("?" * len(rids))
+    return cur.execute(
+        f"SELECT h.rid, t.rid FROM turns h JOIN turns t ON t.session_id = h.session_id "
+        f"AND t.turn BETWEEN {span} WHERE h.rid IN ({marks}) AND {where}",
+        (*rids, *s.params),
+    ).fetchall()
 
 
 def _json_path_key(key: str) -> str:
